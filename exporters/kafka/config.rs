@@ -1,0 +1,178 @@
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaExporterConfig {
+    /// `host:port` of the bootstrap brokers.
+    pub brokers: Vec<String>,
+    pub topic: String,
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// librdkafka producer properties, over the defaults of `PRODUCER_DEFAULTS`.
+    #[serde(default)]
+    pub producer: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// One record per batch: the signal's `Export*ServiceRequest` as protobuf.
+    #[default]
+    OtlpProto,
+}
+
+/// The platform reference's producer settings; the partitioner puts a key on the partition a
+/// Java producer would choose.
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "100"),
+    ("batch.size", "16384"),
+    ("partitioner", "murmur2_random"),
+];
+
+impl KafkaExporterConfig {
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.brokers.is_empty() {
+            errors.push(ConfigError::new(
+                "brokers",
+                "expected at least one host:port, found none",
+            ));
+        }
+        for (index, broker) in self.brokers.iter().enumerate() {
+            let valid = broker
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                errors.push(ConfigError::new(
+                    format!("brokers[{index}]"),
+                    format!("expected host:port, found {broker:?}"),
+                ));
+            }
+        }
+        if let Some(problem) = topic_problem(&self.topic) {
+            errors.push(ConfigError::new("topic", problem));
+        }
+        for (key, value) in &self.producer {
+            let path = format!("producer.{key}");
+            if key == "bootstrap.servers" {
+                errors.push(ConfigError::new(
+                    path,
+                    "set the exporter's `brokers` instead of bootstrap.servers",
+                ));
+            } else if property_value(value).is_none() {
+                errors.push(ConfigError::new(
+                    path,
+                    format!("expected a string, number or boolean, found {value}"),
+                ));
+            }
+        }
+        errors
+    }
+
+    pub fn client_config(&self) -> ClientConfig {
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", self.brokers.join(","));
+        for (key, value) in PRODUCER_DEFAULTS {
+            client.set(*key, *value);
+        }
+        for (key, value) in &self.producer {
+            if let Some(value) = property_value(value) {
+                client.set(key, value);
+            }
+        }
+        client
+    }
+}
+
+fn property_value(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Kafka's own rule for topic names.
+fn topic_problem(topic: &str) -> Option<String> {
+    if topic.is_empty() {
+        return Some("expected a topic name, found an empty string".into());
+    }
+    if topic.contains("${") {
+        return Some(format!(
+            "expected a literal topic name, found the template {topic:?}; only ${{env:...}} is substituted"
+        ));
+    }
+    if topic.len() > 249 || topic == "." || topic == ".." {
+        return Some(format!("expected a valid Kafka topic name, found {topic:?}"));
+    }
+    let bad = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')));
+    bad.map(|c| {
+        format!("expected only letters, digits, '.', '_' and '-' in the topic, found {c:?} in {topic:?}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> KafkaExporterConfig {
+        KafkaExporterConfig {
+            brokers: vec!["127.0.0.1:9092".into()],
+            topic: "gds.traces.all.production".into(),
+            encoding: Encoding::OtlpProto,
+            producer: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_reference_and_config_overrides_them() {
+        let mut config = config();
+        config.producer.insert("linger.ms".into(), 5.into());
+        config.producer.insert("enable.idempotence".into(), false.into());
+        let client = config.client_config();
+        assert_eq!(client.get("acks"), Some("all"));
+        assert_eq!(client.get("compression.type"), Some("lz4"));
+        assert_eq!(client.get("partitioner"), Some("murmur2_random"));
+        assert_eq!(client.get("linger.ms"), Some("5"));
+        assert_eq!(client.get("enable.idempotence"), Some("false"));
+        assert_eq!(client.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_path() {
+        let mut config = config();
+        config.brokers.push("nohost".into());
+        config.topic = "bad topic".into();
+        config
+            .producer
+            .insert("bootstrap.servers".into(), "x:1".into());
+        config
+            .producer
+            .insert("linger.ms".into(), serde_json::json!([1]));
+        let paths: Vec<String> = config.validate().into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            ["brokers[1]", "topic", "producer.bootstrap.servers", "producer.linger.ms"]
+        );
+    }
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert_eq!(topic_problem("gds.metrics.postgresql.production"), None);
+        assert!(topic_problem("").is_some());
+        assert!(topic_problem("a/b").is_some());
+        assert!(topic_problem("gds.${resource:db.system}").is_some());
+        assert!(topic_problem(&"x".repeat(250)).is_some());
+    }
+}

@@ -1,0 +1,63 @@
+//! Exporters: the end of a pipeline. Each type is registered in the one `match` below.
+
+pub mod kafka;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
+use crate::pipeline::batch::{Batch, Signal};
+use crate::pipeline::StartError;
+use crate::telemetry::Health;
+
+pub const TYPES: &[&str] = &["kafka"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExporterConfig {
+    Kafka(kafka::KafkaExporterConfig),
+}
+
+impl ComponentConfig for ExporterConfig {
+    const KIND: Kind = Kind::Exporter;
+
+    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error> {
+        use serde::Deserialize;
+        match type_name {
+            "kafka" => kafka::KafkaExporterConfig::deserialize(config).map(Self::Kafka),
+            other => Err(serde::de::Error::custom(format!("unknown exporter type {other:?}"))),
+        }
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        match self {
+            ExporterConfig::Kafka(_) => &Signal::ALL,
+        }
+    }
+
+    fn validate(&self) -> Vec<ConfigError> {
+        match self {
+            ExporterConfig::Kafka(config) => config.validate(),
+        }
+    }
+}
+
+impl ExporterConfig {
+    /// One instance per id, shared by every pipeline that lists it. The task ends once its
+    /// input closes and everything it took is delivered, or when `deadline_passed` fires.
+    pub fn spawn(
+        &self,
+        id: &ComponentId,
+        input: mpsc::Receiver<Batch>,
+        deadline_passed: CancellationToken,
+        health: Health,
+    ) -> Result<JoinHandle<()>, StartError> {
+        match self {
+            ExporterConfig::Kafka(config) => {
+                kafka::KafkaExporter::start(config, id, health, deadline_passed.clone())
+                    .map(|exporter| tokio::spawn(exporter.run(input, deadline_passed)))
+                    .map_err(|e| StartError::new(id, e))
+            }
+        }
+    }
+}

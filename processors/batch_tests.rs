@@ -1,0 +1,124 @@
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::config::ComponentId;
+use crate::pipeline::batch::{Payload, Signal};
+
+fn spans(n: usize) -> Batch {
+    let payload = Payload::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span::default(); n],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    Batch::new(payload, "otlp".into())
+}
+
+struct Harness {
+    input: mpsc::Sender<Batch>,
+    output: mpsc::Receiver<Batch>,
+    deadline_passed: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(send_batch_size: usize, timeout: Duration) -> Harness {
+    start_with_output_capacity(send_batch_size, timeout, 16)
+}
+
+fn start_with_output_capacity(
+    send_batch_size: usize,
+    timeout: Duration,
+    output_capacity: usize,
+) -> Harness {
+    let (input, input_rx) = mpsc::channel(16);
+    let (output_tx, output) = mpsc::channel(output_capacity);
+    let deadline_passed = CancellationToken::new();
+    let context = StageContext {
+        id: ComponentId::parse("batch").unwrap(),
+        pipeline: "traces".into(),
+        signal: Signal::Traces,
+        deadline_passed: deadline_passed.clone(),
+    };
+    let processor = BatchProcessor::new(
+        BatchConfig {
+            send_batch_size,
+            timeout,
+        },
+        context,
+    );
+    let task = tokio::spawn(processor.run(input_rx, Fanout::new(vec![output_tx])));
+    Harness {
+        input,
+        output,
+        deadline_passed,
+        task,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn flushes_as_soon_as_the_size_is_reached() {
+    let mut h = start(5, Duration::from_secs(3600));
+    for _ in 0..3 {
+        h.input.send(spans(2)).await.unwrap();
+    }
+    let batch = h.output.recv().await.unwrap();
+    assert_eq!(batch.items(), 6);
+    assert_eq!(batch.payload.item_count(), 6);
+    assert!(h.output.try_recv().is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn flushes_a_partial_batch_after_the_timeout() {
+    let mut h = start(100, Duration::from_millis(200));
+    h.input.send(spans(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(h.output.try_recv().is_err(), "not before the timeout");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.output.try_recv().unwrap().items(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn flushes_what_it_holds_when_its_input_closes() {
+    let mut h = start(100, Duration::from_secs(3600));
+    h.input.send(spans(3)).await.unwrap();
+    h.input.send(spans(4)).await.unwrap();
+    drop(h.input);
+    h.task.await.unwrap();
+    assert_eq!(h.output.recv().await.unwrap().items(), 7);
+    assert!(h.output.recv().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn gives_up_when_the_deadline_passes_and_the_next_stage_is_stuck() {
+    let h = start_with_output_capacity(1, Duration::from_secs(1), 1);
+    for _ in 0..3 {
+        h.input.send(spans(1)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(!h.task.is_finished(), "blocked on the full next stage");
+    h.deadline_passed.cancel();
+    tokio::time::timeout(Duration::from_secs(1), h.task)
+        .await
+        .expect("stops once the deadline passed")
+        .unwrap();
+    drop(h.output);
+}
+
+#[test]
+fn validation_names_each_bad_field() {
+    let errors = BatchConfig {
+        send_batch_size: 0,
+        timeout: Duration::ZERO,
+    }
+    .validate();
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["send_batch_size", "timeout"]);
+}

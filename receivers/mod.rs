@@ -1,0 +1,55 @@
+//! Receivers: where data enters. Each type is registered in the one `match` below.
+
+pub mod otlp;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
+use crate::pipeline::batch::Signal;
+use crate::pipeline::{Routes, StartError};
+
+pub const TYPES: &[&str] = &["otlp"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiverConfig {
+    Otlp(otlp::OtlpReceiverConfig),
+}
+
+impl ComponentConfig for ReceiverConfig {
+    const KIND: Kind = Kind::Receiver;
+
+    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error> {
+        match type_name {
+            "otlp" => crate::config::or_default(config).map(Self::Otlp),
+            other => Err(serde::de::Error::custom(format!("unknown receiver type {other:?}"))),
+        }
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        match self {
+            ReceiverConfig::Otlp(_) => &Signal::ALL,
+        }
+    }
+
+    fn validate(&self) -> Vec<ConfigError> {
+        match self {
+            ReceiverConfig::Otlp(config) => config.validate(),
+        }
+    }
+}
+
+impl ReceiverConfig {
+    /// Binds its listeners before returning, so that a taken port fails start-up; stops taking
+    /// data when `shutdown` is cancelled and ends once in-flight requests are answered.
+    pub async fn start(
+        &self,
+        id: &ComponentId,
+        routes: Routes,
+        shutdown: CancellationToken,
+    ) -> Result<JoinHandle<()>, StartError> {
+        match self {
+            ReceiverConfig::Otlp(config) => otlp::start(config, id, routes, shutdown).await,
+        }
+    }
+}

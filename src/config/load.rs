@@ -1,0 +1,235 @@
+//! Parses the YAML in passes so that every broken component reports its own error with a line
+//! number: a skeleton pass finds the sections and component ids, then each component and the
+//! `service` section are deserialized on their own from the same text.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use super::error::{did_you_mean, ConfigError};
+use super::service::ServiceSection;
+use super::{env, pipelines, ComponentConfig, ComponentId, Config};
+use crate::exporters::ExporterConfig;
+use crate::processors::ProcessorConfig;
+use crate::receivers::ReceiverConfig;
+
+type Section = Option<BTreeMap<String, Spanned<IgnoredAny>>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Skeleton {
+    #[serde(default)]
+    receivers: Section,
+    #[serde(default)]
+    processors: Section,
+    #[serde(default)]
+    exporters: Section,
+    #[allow(dead_code)]
+    service: IgnoredAny,
+}
+
+/// The components of one section that parsed, by the id as written in the file.
+pub(super) struct Parsed<T> {
+    pub by_name: BTreeMap<String, (ComponentId, T)>,
+    /// Ids that exist in the file but failed to parse: referencing them is not a second error.
+    pub broken: Vec<String>,
+    pub locations: BTreeMap<String, Location>,
+}
+
+pub(super) fn parse(
+    text: &str,
+    env_lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<ConfigError>> {
+    let (text, unset) = env::substitute(text, env_lookup);
+    let mut errors: Vec<ConfigError> = unset
+        .into_iter()
+        .map(|u| ConfigError {
+            path: String::new(),
+            line: Some((u.line as u64, 1)),
+            message: format!(
+                "environment variable {} is not set and has no default (write ${{env:{}:-default}} to give one)",
+                u.name, u.name
+            ),
+        })
+        .collect();
+
+    let skeleton: Skeleton = match serde_saphyr::from_str(&text) {
+        Ok(skeleton) => skeleton,
+        Err(e) => {
+            errors.push(ConfigError::from_yaml("", &e));
+            return Err(errors);
+        }
+    };
+
+    let receivers = parse_section::<ReceiverConfig>(&text, skeleton.receivers, &mut errors);
+    let processors = parse_section::<ProcessorConfig>(&text, skeleton.processors, &mut errors);
+    let exporters = parse_section::<ExporterConfig>(&text, skeleton.exporters, &mut errors);
+
+    let service = match focus(&text, &["service"], PhantomData::<ServiceSection>) {
+        Ok(service) => service,
+        Err(e) => {
+            errors.push(ConfigError::from_yaml("service", &e));
+            None
+        }
+    };
+    let Some(service) = service else {
+        return Err(errors);
+    };
+    let pipelines = pipelines::resolve(&service, &receivers, &processors, &exporters, &mut errors);
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Config {
+        receivers: receivers.by_name.into_values().collect(),
+        processors: processors.by_name.into_values().collect(),
+        exporters: exporters.by_name.into_values().collect(),
+        pipelines,
+        telemetry: service.telemetry,
+        shutdown_timeout: service.shutdown_timeout,
+    })
+}
+
+fn parse_section<T: ComponentConfig>(
+    text: &str,
+    section: Section,
+    errors: &mut Vec<ConfigError>,
+) -> Parsed<T> {
+    let kind = T::KIND;
+    let mut parsed = Parsed {
+        by_name: BTreeMap::new(),
+        broken: Vec::new(),
+        locations: BTreeMap::new(),
+    };
+    for (name, value) in section.unwrap_or_default() {
+        let path = format!("{}.{name}", kind.section());
+        parsed.locations.insert(name.clone(), value.referenced);
+        let id = match ComponentId::parse(&name) {
+            Ok(id) => id,
+            Err(e) => {
+                errors.push(ConfigError::new(path, e.to_string()).at(value.referenced));
+                parsed.broken.push(name);
+                continue;
+            }
+        };
+        if !kind.types().contains(&id.type_name()) {
+            let hint = did_you_mean(id.type_name(), kind.types().iter().copied())
+                .map(|s| format!("did you mean {s:?}? "))
+                .unwrap_or_default();
+            let message = format!(
+                "unknown {} type {:?}; {hint}the built-in types are: {}",
+                kind.noun(),
+                id.type_name(),
+                kind.types().join(", ")
+            );
+            errors.push(ConfigError::new(path, message).at(value.referenced));
+            parsed.broken.push(name);
+            continue;
+        }
+        let seed = TypedSeed::<T> {
+            type_name: id.type_name(),
+            config: PhantomData,
+        };
+        match focus(text, &[kind.section(), &name], seed) {
+            Ok(Some(config)) => {
+                push_prefixed(errors, &path, config.validate());
+                parsed.by_name.insert(name, (id, config));
+            }
+            Ok(None) => unreachable!("the skeleton pass found {path}"),
+            Err(e) => {
+                errors.push(ConfigError::from_yaml(path, &e));
+                parsed.broken.push(name);
+            }
+        }
+    }
+    parsed
+}
+
+fn push_prefixed(errors: &mut Vec<ConfigError>, prefix: &str, found: Vec<ConfigError>) {
+    for mut error in found {
+        error.path = if error.path.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", error.path)
+        };
+        errors.push(error);
+    }
+}
+
+/// Deserializes only the value at `path`, skipping everything else in the document.
+fn focus<'de, S>(text: &'de str, path: &[&str], seed: S) -> Result<Option<S::Value>, serde_saphyr::Error>
+where
+    S: DeserializeSeed<'de>,
+{
+    serde_saphyr::with_deserializer_from_str(text, |deserializer| {
+        Focus {
+            path,
+            inner: Some(seed),
+        }
+        .deserialize(deserializer)
+    })
+}
+
+struct Focus<'p, S> {
+    path: &'p [&'p str],
+    inner: Option<S>,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Focus<'_, S> {
+    type Value = Option<S::Value>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Focus<'_, S> {
+    type Value = Option<S::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a mapping with the key {:?}", self.path[0])
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match self.inner.take() {
+                Some(inner) if key == self.path[0] => {
+                    found = match &self.path[1..] {
+                        [] => Some(map.next_value_seed(inner)?),
+                        rest => map.next_value_seed(Focus {
+                            path: rest,
+                            inner: Some(inner),
+                        })?,
+                    };
+                }
+                inner => {
+                    self.inner = inner;
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+struct TypedSeed<'t, T> {
+    type_name: &'t str,
+    config: PhantomData<T>,
+}
+
+impl<'de, T: ComponentConfig> DeserializeSeed<'de> for TypedSeed<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        T::from_type(self.type_name, deserializer)
+    }
+}

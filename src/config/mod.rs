@@ -1,0 +1,159 @@
+//! `collector.yaml`: loading, environment substitution, component ids and validation.
+
+mod env;
+mod error;
+mod id;
+mod load;
+mod pipelines;
+mod service;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize as _;
+
+pub use error::{did_you_mean, ConfigError, ConfigErrors};
+pub use id::{ComponentId, IdError};
+pub use service::{LogFormat, LogsTelemetry, MetricsTelemetry, TelemetryConfig};
+
+use crate::exporters::ExporterConfig;
+use crate::pipeline::batch::Signal;
+use crate::processors::ProcessorConfig;
+use crate::receivers::ReceiverConfig;
+
+/// A validated configuration: every reference resolves and every component config is valid.
+#[derive(Debug)]
+pub struct Config {
+    pub receivers: BTreeMap<ComponentId, ReceiverConfig>,
+    pub processors: BTreeMap<ComponentId, ProcessorConfig>,
+    pub exporters: BTreeMap<ComponentId, ExporterConfig>,
+    pub pipelines: Vec<Pipeline>,
+    pub telemetry: TelemetryConfig,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    /// As written under `service.pipelines`: `traces`, `metrics/gds`.
+    pub name: String,
+    pub signal: Signal,
+    pub receivers: Vec<ComponentId>,
+    pub processors: Vec<ComponentId>,
+    pub exporters: Vec<ComponentId>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            file: file.clone(),
+            errors: vec![ConfigError::new("", format!("cannot read the file: {e}"))],
+        })?;
+        Config::parse(&text, |name| std::env::var(name).ok())
+            .map_err(|errors| ConfigErrors { file, errors })
+    }
+
+    pub fn parse(
+        text: &str,
+        env_lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, Vec<ConfigError>> {
+        load::parse(text, env_lookup)
+    }
+
+    /// One line for `tributary validate`: `2 pipelines: traces (otlp → batch → kafka), ...`.
+    pub fn summary(&self) -> String {
+        let join = |ids: &[ComponentId]| {
+            ids.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let pipelines: Vec<String> = self
+            .pipelines
+            .iter()
+            .map(|p| {
+                let mut stages = vec![join(&p.receivers)];
+                stages.extend(p.processors.iter().map(ToString::to_string));
+                stages.push(join(&p.exporters));
+                format!("{} ({})", p.name, stages.join(" → "))
+            })
+            .collect();
+        let noun = if pipelines.len() == 1 {
+            "pipeline"
+        } else {
+            "pipelines"
+        };
+        format!("{} {noun}: {}", pipelines.len(), pipelines.join("; "))
+    }
+}
+
+/// What every component config offers the loader; each folder's `mod.rs` implements it for
+/// its enum of configs, dispatching on the type name in one `match`.
+pub trait ComponentConfig: Sized {
+    const KIND: Kind;
+
+    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error>;
+
+    fn signals(&self) -> &'static [Signal];
+
+    /// Every problem, each with its path relative to the component.
+    fn validate(&self) -> Vec<ConfigError>;
+}
+
+/// A component written with no body (`batch:`) takes its defaults.
+pub fn or_default<'de, T, D>(config: D) -> Result<T, D::Error>
+where
+    T: serde::Deserialize<'de> + Default,
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<T>::deserialize(config)?.unwrap_or_default())
+}
+
+/// For `deserialize_with` on an optional section: present but empty (`http:`) means enabled
+/// with its defaults, as in the OpenTelemetry Collector; absent means disabled.
+pub fn enabled_with_defaults<'de, T, D>(section: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de> + Default,
+    D: serde::Deserializer<'de>,
+{
+    or_default(section).map(Some)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Receiver,
+    Processor,
+    Exporter,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Receiver, Kind::Processor, Kind::Exporter];
+
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receivers",
+            Kind::Processor => "processors",
+            Kind::Exporter => "exporters",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+        }
+    }
+
+    pub fn types(self) -> &'static [&'static str] {
+        match self {
+            Kind::Receiver => crate::receivers::TYPES,
+            Kind::Processor => crate::processors::TYPES,
+            Kind::Exporter => crate::exporters::TYPES,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

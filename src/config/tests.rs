@@ -1,0 +1,144 @@
+use super::*;
+
+const VALID: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: "127.0.0.1:${env:OTLP_PORT:-4318}" }
+processors:
+  batch: { send_batch_size: 100, timeout: 50ms }
+exporters:
+  kafka:
+    brokers: [127.0.0.1:9092]
+    topic: gds.traces.all.${env:ENVIRONMENT}
+    producer: { linger.ms: 5, enable.idempotence: true }
+  kafka/audit: { brokers: [127.0.0.1:9092], topic: audit }
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [kafka, kafka/audit]
+    logs/audit:
+      receivers: [otlp]
+      exporters: [kafka/audit]
+  telemetry: { metrics: { address: 127.0.0.1:9999 }, logs: { level: debug } }
+"#;
+
+fn env(name: &str) -> Option<String> {
+    (name == "ENVIRONMENT").then(|| "production".to_string())
+}
+
+fn errors_of(text: &str) -> Vec<String> {
+    Config::parse(text, env)
+        .expect_err("the config is invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn assert_has(errors: &[String], expected: &str) {
+    assert!(
+        errors.iter().any(|e| e.contains(expected)),
+        "expected an error containing {expected:?}, got {errors:#?}"
+    );
+}
+
+#[test]
+fn a_valid_config_resolves_pipelines_ids_and_env() {
+    let config = Config::parse(VALID, env).unwrap();
+    assert_eq!(config.pipelines.len(), 2);
+    let traces = config.pipelines.iter().find(|p| p.name == "traces").unwrap();
+    assert_eq!(traces.signal, Signal::Traces);
+    assert_eq!(traces.exporters[1].to_string(), "kafka/audit");
+    let logs = config.pipelines.iter().find(|p| p.name == "logs/audit").unwrap();
+    assert_eq!(logs.signal, Signal::Logs);
+    let kafka = &config.exporters[&ComponentId::parse("kafka").unwrap()];
+    let ExporterConfig::Kafka(kafka) = kafka;
+    assert_eq!(kafka.topic, "gds.traces.all.production");
+    let ReceiverConfig::Otlp(otlp) = &config.receivers[&ComponentId::parse("otlp").unwrap()];
+    assert_eq!(otlp.protocols.http.as_ref().unwrap().endpoint, "127.0.0.1:4318");
+    assert_eq!(config.telemetry.logs.level, "debug");
+    assert_eq!(
+        config.summary(),
+        "2 pipelines: logs/audit (otlp → kafka/audit); traces (otlp → batch → kafka,kafka/audit)"
+    );
+}
+
+#[test]
+fn a_misspelt_reference_names_its_path_and_suggests_the_right_id() {
+    let text = VALID.replace("exporters: [kafka, kafka/audit]", "exporters: [kafka/audit, kafak]");
+    let errors = errors_of(&text);
+    assert_has(
+        &errors,
+        r#"service.pipelines.traces.exporters[1]: no exporter named "kafak"; did you mean "kafka"?"#,
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors_with_line_and_suggestion() {
+    let text = VALID.replace("topic: audit }", "topic: audit, brokerz: [] }");
+    let errors = errors_of(&text);
+    assert_has(&errors, "line 13, column");
+    assert_has(&errors, "exporters.kafka/audit: unknown field `brokerz`");
+    assert_has(&errors, "did you mean `brokers`?");
+}
+
+#[test]
+fn every_error_is_reported_not_only_the_first() {
+    let text = VALID
+        .replace("send_batch_size: 100", "send_batch_size: 0")
+        .replace("topic: audit }", "topic: audit, brokerz: [] }")
+        .replace("${env:ENVIRONMENT}", "${env:UNSET_VARIABLE}")
+        .replace("receivers: [otlp]\n      exporters: [kafka/audit]", "receivers: []\n      exporters: [kafka/audit]")
+        .replace("traces:\n", "spans:\n");
+    let errors = errors_of(&text);
+    assert_has(&errors, "environment variable UNSET_VARIABLE is not set");
+    assert_has(&errors, "processors.batch.send_batch_size: expected at least 1 item");
+    assert_has(&errors, "exporters.kafka/audit: unknown field `brokerz`");
+    assert_has(&errors, "service.pipelines.logs/audit.receivers: a pipeline needs at least one receiver");
+    assert_has(&errors, r#"service.pipelines.spans: expected a pipeline id of the form signal or signal/name"#);
+    assert!(errors.len() >= 5, "{errors:#?}");
+}
+
+#[test]
+fn unused_components_and_empty_pipelines_are_errors() {
+    let text = VALID.replace("exporters: [kafka, kafka/audit]", "exporters: [kafka/audit]");
+    assert_has(&errors_of(&text), r#"exporters.kafka: exporter "kafka" is used by no pipeline"#);
+    let text = VALID.replace("      exporters: [kafka/audit]\n", "");
+    assert_has(
+        &errors_of(&text),
+        "service.pipelines.logs/audit.exporters: a pipeline needs at least one exporter, found none",
+    );
+}
+
+#[test]
+fn unknown_component_types_suggest_a_built_in_one() {
+    let text = VALID.replace("  batch: {", "  bacth: {").replace("processors: [batch]", "processors: [bacth]");
+    assert_has(
+        &errors_of(&text),
+        r#"processors.bacth: unknown processor type "bacth"; did you mean "batch"?"#,
+    );
+}
+
+#[test]
+fn a_listed_twice_component_is_an_error() {
+    let text = VALID.replace("processors: [batch]", "processors: [batch, batch]");
+    assert_has(
+        &errors_of(&text),
+        r#"service.pipelines.traces.processors[1]: "batch" is listed twice"#,
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_carry_a_location() {
+    let errors = errors_of("receivers:\n  otlp: [\n");
+    assert_eq!(errors.len(), 1);
+    assert_has(&errors, "line ");
+}
+
+#[test]
+fn the_root_collector_yaml_is_valid() {
+    let text = include_str!("../../collector.yaml");
+    Config::parse(text, |_| None).unwrap_or_else(|e| panic!("{e:#?}"));
+}

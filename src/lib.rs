@@ -1,0 +1,15 @@
+//! Tributary: a telemetry agent that receives OpenTelemetry data, runs it through the
+//! pipelines of `collector.yaml` and delivers it to Kafka without silent loss.
+
+pub mod config;
+pub mod pipeline;
+pub mod telemetry;
+
+#[path = "../receivers/mod.rs"]
+pub mod receivers;
+
+#[path = "../processors/mod.rs"]
+pub mod processors;
+
+#[path = "../exporters/mod.rs"]
+pub mod exporters;

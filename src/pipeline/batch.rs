@@ -1,0 +1,169 @@
+//! The unit that flows through a pipeline: one signal's OTLP request plus its delivery context.
+
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use prost::Message;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
+impl Payload {
+    pub fn empty(signal: Signal) -> Payload {
+        match signal {
+            Signal::Traces => Payload::Traces(Default::default()),
+            Signal::Metrics => Payload::Metrics(Default::default()),
+            Signal::Logs => Payload::Logs(Default::default()),
+        }
+    }
+
+    pub fn signal(&self) -> Signal {
+        match self {
+            Payload::Traces(_) => Signal::Traces,
+            Payload::Metrics(_) => Signal::Metrics,
+            Payload::Logs(_) => Signal::Logs,
+        }
+    }
+
+    /// Items are spans, metric data points or log records: what users count, not requests.
+    pub fn item_count(&self) -> usize {
+        match self {
+            Payload::Traces(req) => req
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum(),
+            Payload::Metrics(req) => req
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .map(|m| data_point_count(m.data.as_ref()))
+                .sum(),
+            Payload::Logs(req) => req
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .map(|s| s.log_records.len())
+                .sum(),
+        }
+    }
+
+    /// Moves `other`'s resource groups into `self`. Both must carry the same signal.
+    pub fn append(&mut self, other: Payload) -> Result<(), SignalMismatch> {
+        match (self, other) {
+            (Payload::Traces(a), Payload::Traces(b)) => a.resource_spans.extend(b.resource_spans),
+            (Payload::Metrics(a), Payload::Metrics(b)) => {
+                a.resource_metrics.extend(b.resource_metrics)
+            }
+            (Payload::Logs(a), Payload::Logs(b)) => a.resource_logs.extend(b.resource_logs),
+            (a, b) => {
+                return Err(SignalMismatch {
+                    expected: a.signal(),
+                    found: b.signal(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    pub fn encode_protobuf(&self) -> Vec<u8> {
+        match self {
+            Payload::Traces(req) => req.encode_to_vec(),
+            Payload::Metrics(req) => req.encode_to_vec(),
+            Payload::Logs(req) => req.encode_to_vec(),
+        }
+    }
+}
+
+fn data_point_count(data: Option<&Data>) -> usize {
+    match data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("cannot merge a {found} batch into a {expected} batch")]
+pub struct SignalMismatch {
+    pub expected: Signal,
+    pub found: Signal,
+}
+
+/// Where a batch came from and how much it holds, carried with it so that every stage can
+/// account for its items without decoding the payload again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryContext {
+    pub items: usize,
+    pub source: Arc<str>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub payload: Payload,
+    pub context: DeliveryContext,
+}
+
+impl Batch {
+    pub fn new(payload: Payload, source: Arc<str>) -> Batch {
+        let items = payload.item_count();
+        Batch {
+            payload,
+            context: DeliveryContext { items, source },
+        }
+    }
+
+    pub fn signal(&self) -> Signal {
+        self.payload.signal()
+    }
+
+    pub fn items(&self) -> usize {
+        self.context.items
+    }
+}
+
+#[cfg(test)]
+#[path = "batch_tests.rs"]
+mod tests;

@@ -1,0 +1,76 @@
+//! Hands a batch to every consumer of a stage: moved to the last one, cloned only for the others.
+
+use tokio::sync::mpsc;
+
+use super::batch::Batch;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FanoutError {
+    #[error("the pipeline queue is full")]
+    Full,
+    #[error("the pipeline is shutting down")]
+    Closed,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Fanout {
+    consumers: Vec<mpsc::Sender<Batch>>,
+}
+
+impl Fanout {
+    pub fn new(consumers: Vec<mpsc::Sender<Batch>>) -> Fanout {
+        Fanout { consumers }
+    }
+
+    pub fn push(&mut self, consumer: mpsc::Sender<Batch>) {
+        self.consumers.push(consumer);
+    }
+
+    pub fn into_consumers(self) -> Vec<mpsc::Sender<Batch>> {
+        self.consumers
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.consumers.is_empty()
+    }
+
+    /// Waits for room in every consumer; used between stages so that a slow exporter slows
+    /// its processors instead of growing a queue.
+    pub async fn send(&self, batch: Batch) -> Result<(), FanoutError> {
+        let Some((last, rest)) = self.consumers.split_last() else {
+            return Ok(());
+        };
+        for consumer in rest {
+            consumer
+                .send(batch.clone())
+                .await
+                .map_err(|_| FanoutError::Closed)?;
+        }
+        last.send(batch).await.map_err(|_| FanoutError::Closed)
+    }
+
+    /// All or nothing, without waiting: a receiver must either hand the batch to every
+    /// pipeline or refuse it to its client, never deliver it to some and refuse it to others.
+    pub fn try_send(&self, batch: Batch) -> Result<(), FanoutError> {
+        let mut permits = Vec::with_capacity(self.consumers.len());
+        for consumer in &self.consumers {
+            match consumer.try_reserve() {
+                Ok(permit) => permits.push(permit),
+                Err(mpsc::error::TrySendError::Full(())) => return Err(FanoutError::Full),
+                Err(mpsc::error::TrySendError::Closed(())) => return Err(FanoutError::Closed),
+            }
+        }
+        let Some(last) = permits.pop() else {
+            return Ok(());
+        };
+        for permit in permits {
+            permit.send(batch.clone());
+        }
+        last.send(batch);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "fanout_tests.rs"]
+mod tests;

@@ -1,0 +1,99 @@
+//! Builds the running graph from a validated config, exporters first so that every sender has
+//! a consumer before data can flow, receivers last.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::fanout::Fanout;
+use super::shutdown::Tier;
+use super::{Routes, StageContext, StartError, STAGE_QUEUE_CAPACITY};
+use crate::config::{ComponentId, Config};
+use crate::telemetry::Health;
+
+pub struct Service {
+    receivers: Tier,
+    processors: Tier,
+    exporters: Tier,
+}
+
+impl Service {
+    pub async fn start(config: &Config, health: &Health) -> Result<Service, StartError> {
+        let mut service = Service {
+            receivers: Tier::new("receivers"),
+            processors: Tier::new("processors"),
+            exporters: Tier::new("exporters"),
+        };
+        match service.build(config, health).await {
+            Ok(()) => Ok(service),
+            Err(e) => {
+                service.receivers.cancel();
+                service.processors.cancel();
+                service.exporters.cancel();
+                Err(e)
+            }
+        }
+    }
+
+    async fn build(&mut self, config: &Config, health: &Health) -> Result<(), StartError> {
+        let mut exporter_inputs = BTreeMap::new();
+        for (id, exporter) in &config.exporters {
+            let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
+            let task = exporter.spawn(id, output, self.exporters.token.clone(), health.clone())?;
+            self.exporters.push(id.to_string(), task);
+            exporter_inputs.insert(id.clone(), input);
+        }
+
+        let mut routes: BTreeMap<ComponentId, Routes> = BTreeMap::new();
+        for pipeline in &config.pipelines {
+            let mut next = Fanout::new(
+                pipeline
+                    .exporters
+                    .iter()
+                    .map(|id| exporter_inputs[id].clone())
+                    .collect(),
+            );
+            for id in pipeline.processors.iter().rev() {
+                let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
+                let context = StageContext {
+                    id: id.clone(),
+                    pipeline: pipeline.name.clone(),
+                    signal: pipeline.signal,
+                    deadline_passed: self.processors.token.clone(),
+                };
+                let task = config.processors[id].spawn(context, output, next);
+                self.processors
+                    .push(format!("{}/{id}", pipeline.name), task);
+                next = Fanout::new(vec![input]);
+            }
+            for id in &pipeline.receivers {
+                routes
+                    .entry(id.clone())
+                    .or_default()
+                    .add(pipeline.signal, next.clone());
+            }
+        }
+        // Only stages may hold senders, so that each channel closes once its producers stop.
+        drop(exporter_inputs);
+
+        for (id, routes) in routes {
+            let task = config.receivers[&id]
+                .start(&id, routes, self.receivers.token.clone())
+                .await?;
+            self.receivers.push(id.to_string(), task);
+        }
+        Ok(())
+    }
+
+    /// Receivers stop first; processors then drain as their inputs close, exporters last.
+    pub async fn shutdown(self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        tracing::info!(?timeout, "stopping: receivers first, then processors, then exporters");
+        self.receivers.stop(deadline).await;
+        self.processors.join(deadline).await;
+        self.exporters.join(deadline).await;
+        tracing::info!("stopped");
+    }
+}

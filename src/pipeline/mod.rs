@@ -1,0 +1,66 @@
+//! The pipeline engine: receivers feed each pipeline's chain of processors, whose output fans
+//! out to the pipeline's exporters; stages are tasks joined by bounded channels.
+
+pub mod batch;
+pub mod fanout;
+mod graph;
+mod shutdown;
+
+use std::collections::BTreeMap;
+
+use tokio_util::sync::CancellationToken;
+
+pub use graph::Service;
+
+use crate::config::ComponentId;
+use batch::Signal;
+use fanout::Fanout;
+
+/// Batches, not bytes: each stage holds at most this many batches waiting for it.
+pub const STAGE_QUEUE_CAPACITY: usize = 64;
+
+/// Where a receiver sends each signal: the first stage of every pipeline it feeds.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    by_signal: BTreeMap<Signal, Fanout>,
+}
+
+impl Routes {
+    pub fn add(&mut self, signal: Signal, to: Fanout) {
+        let fanout = self.by_signal.entry(signal).or_default();
+        for consumer in to.into_consumers() {
+            fanout.push(consumer);
+        }
+    }
+
+    pub fn get(&self, signal: Signal) -> Option<&Fanout> {
+        self.by_signal.get(&signal)
+    }
+}
+
+/// What a processor task needs to know about its place in the graph.
+#[derive(Debug, Clone)]
+pub struct StageContext {
+    pub id: ComponentId,
+    pub pipeline: String,
+    pub signal: Signal,
+    /// Cancelled only when the shutdown deadline has passed: the task then gives up, counting
+    /// what it could not pass on.
+    pub deadline_passed: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start {component}: {message}")]
+pub struct StartError {
+    pub component: String,
+    pub message: String,
+}
+
+impl StartError {
+    pub fn new(component: &ComponentId, message: impl ToString) -> StartError {
+        StartError {
+            component: component.to_string(),
+            message: message.to_string(),
+        }
+    }
+}

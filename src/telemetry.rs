@@ -1,0 +1,177 @@
+//! The agent's own telemetry: Prometheus `/metrics`, `/health`, `/ready`, and logging setup.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{LogFormat, LogsTelemetry};
+
+/// Metric names, in one place so that dashboards and tests agree with the code.
+pub mod names {
+    pub const RECEIVER_RECEIVED: &str = "tributary_receiver_received_items_total";
+    pub const RECEIVER_ACCEPTED: &str = "tributary_receiver_accepted_items_total";
+    pub const RECEIVER_REFUSED: &str = "tributary_receiver_refused_items_total";
+    pub const RECEIVER_REFUSED_REQUESTS: &str = "tributary_receiver_refused_requests_total";
+    pub const PROCESSOR_RECEIVED: &str = "tributary_processor_received_items_total";
+    pub const PROCESSOR_SENT: &str = "tributary_processor_sent_items_total";
+    pub const PROCESSOR_UNDRAINED: &str = "tributary_processor_undrained_items_total";
+    pub const BATCH_SIZE: &str = "tributary_processor_batch_send_size_items";
+    pub const EXPORTER_RECEIVED: &str = "tributary_exporter_received_items_total";
+    pub const EXPORTER_SENT: &str = "tributary_exporter_sent_items_total";
+    pub const EXPORTER_FAILED: &str = "tributary_exporter_failed_items_total";
+    pub const EXPORTER_UNDRAINED: &str = "tributary_exporter_undrained_items_total";
+    pub const KAFKA_DELIVERY_SECONDS: &str = "tributary_exporter_kafka_delivery_latency_seconds";
+}
+
+/// Whether each component that can be unready (exporters waiting for their brokers) is ready.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    components: Arc<Mutex<BTreeMap<String, Result<(), String>>>>,
+}
+
+impl Health {
+    pub fn set_ready(&self, component: &str) {
+        self.set(component, Ok(()));
+    }
+
+    pub fn set_not_ready(&self, component: &str, reason: impl Into<String>) {
+        self.set(component, Err(reason.into()));
+    }
+
+    fn set(&self, component: &str, state: Result<(), String>) {
+        let mut components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        components.insert(component.to_string(), state);
+    }
+
+    /// Ready when every registered component is.
+    pub fn report(&self) -> (bool, serde_json::Value) {
+        let components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        let ready = components.values().all(Result::is_ok);
+        let detail: serde_json::Map<String, serde_json::Value> = components
+            .iter()
+            .map(|(id, state)| {
+                let value = match state {
+                    Ok(()) => "ready".to_string(),
+                    Err(reason) => format!("not ready: {reason}"),
+                };
+                (id.clone(), value.into())
+            })
+            .collect();
+        let status = if ready { "ready" } else { "not ready" };
+        (ready, serde_json::json!({ "status": status, "components": detail }))
+    }
+}
+
+pub fn install_metrics_recorder() -> Result<PrometheusHandle, TelemetryError> {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(&[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ])
+        .map_err(|e| TelemetryError::Recorder(e.to_string()))?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| TelemetryError::Recorder(e.to_string()))?;
+    Ok(handle)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("cannot install the metrics recorder: {0}")]
+    Recorder(String),
+    #[error("cannot listen on {address} for /metrics, /health and /ready: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid log level {level:?}: {reason}")]
+    LogLevel { level: String, reason: String },
+}
+
+#[derive(Clone)]
+struct TelemetryState {
+    prometheus: PrometheusHandle,
+    health: Health,
+}
+
+/// Binds now, so that a taken port fails start-up, and serves until `shutdown`.
+pub async fn serve(
+    address: SocketAddr,
+    prometheus: PrometheusHandle,
+    health: Health,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, TelemetryError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| TelemetryError::Bind { address, source })?;
+    let upkeep = prometheus.clone();
+    let upkeep_stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = upkeep_stop.cancelled() => return,
+                _ = tick.tick() => upkeep.run_upkeep(),
+            }
+        }
+    });
+    let router = Router::new()
+        .route("/metrics", get(metrics_route))
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready_route))
+        .with_state(TelemetryState { prometheus, health });
+    tracing::info!(%address, "serving /metrics, /health and /ready");
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the telemetry server stopped");
+        }
+    }))
+}
+
+async fn metrics_route(State(state): State<TelemetryState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.prometheus.render(),
+    )
+}
+
+async fn ready_route(State(state): State<TelemetryState>) -> impl IntoResponse {
+    let (ready, body) = state.health.report();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
+}
+
+/// `RUST_LOG`, when set, wins over the configured level.
+pub fn init_logging(logs: &LogsTelemetry) -> Result<(), TelemetryError> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(from_env) if !from_env.is_empty() => EnvFilter::new(from_env),
+        _ => EnvFilter::try_new(&logs.level).map_err(|e| TelemetryError::LogLevel {
+            level: logs.level.clone(),
+            reason: e.to_string(),
+        })?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match logs.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
