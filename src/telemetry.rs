@@ -166,8 +166,10 @@ pub fn init_logging(logs: &LogsTelemetry) -> Result<(), TelemetryError> {
             reason: e.to_string(),
         })?,
     };
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match logs.format {
         LogFormat::Text => builder.init(),

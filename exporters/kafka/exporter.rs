@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,7 @@ const PROTOBUF: &[u8] = b"application/x-protobuf";
 pub struct KafkaExporter {
     id: String,
     topic: String,
-    producer: FutureProducer,
+    producer: super::Producer,
     in_flight_kib: Arc<Semaphore>,
     in_flight_items: Arc<AtomicUsize>,
     stop_watching: CancellationToken,
@@ -41,9 +41,9 @@ impl KafkaExporter {
         health: Health,
         deadline_passed: CancellationToken,
     ) -> Result<KafkaExporter, KafkaExporterError> {
-        let producer: FutureProducer = config
+        let producer: super::Producer = config
             .client_config()
-            .create()
+            .create_with_context(super::QuietContext)
             .map_err(KafkaExporterError::Create)?;
         let stop_watching = deadline_passed.child_token();
         readiness::watch(

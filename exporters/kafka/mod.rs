@@ -1,11 +1,16 @@
 //! The `kafka` exporter: OTLP batches to a Kafka topic through librdkafka.
 
 mod config;
+mod context;
 mod exporter;
 mod readiness;
 
 pub use config::{Encoding, KafkaExporterConfig};
+pub use context::QuietContext;
 pub use exporter::KafkaExporter;
+
+/// The producer type every Kafka component uses.
+pub type Producer = rdkafka::producer::FutureProducer<QuietContext>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaExporterError {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::telemetry::Health;
@@ -12,7 +12,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(5);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn watch(
-    producer: FutureProducer,
+    producer: super::Producer,
     component: String,
     brokers: String,
     health: Health,

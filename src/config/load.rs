@@ -82,6 +82,7 @@ pub(super) fn parse(
     let pipelines = pipelines::resolve(&service, &receivers, &processors, &exporters, &mut errors);
 
     if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line.is_none(), e.line));
         return Err(errors);
     }
     Ok(Config {
@@ -136,7 +137,7 @@ fn parse_section<T: ComponentConfig>(
         };
         match focus(text, &[kind.section(), &name], seed) {
             Ok(Some(config)) => {
-                push_prefixed(errors, &path, config.validate());
+                push_prefixed(errors, &path, value.referenced, config.validate());
                 parsed.by_name.insert(name, (id, config));
             }
             Ok(None) => unreachable!("the skeleton pass found {path}"),
@@ -149,8 +150,16 @@ fn parse_section<T: ComponentConfig>(
     parsed
 }
 
-fn push_prefixed(errors: &mut Vec<ConfigError>, prefix: &str, found: Vec<ConfigError>) {
+fn push_prefixed(
+    errors: &mut Vec<ConfigError>,
+    prefix: &str,
+    location: Location,
+    found: Vec<ConfigError>,
+) {
     for mut error in found {
+        if error.line.is_none() {
+            error = error.at(location);
+        }
         error.path = if error.path.is_empty() {
             prefix.to_string()
         } else {

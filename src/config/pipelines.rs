@@ -103,7 +103,8 @@ impl Resolver<'_> {
                 continue;
             }
             let Some((id, config)) = section.by_name.get(name) else {
-                let hint = did_you_mean(name, section.by_name.keys().map(String::as_str))
+                let defined = section.by_name.keys().chain(&section.broken);
+                let hint = did_you_mean(name, defined.map(String::as_str))
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_default();
                 self.errors.push(error(format!(
