@@ -21,11 +21,16 @@ pub enum ExporterConfig {
 impl ComponentConfig for ExporterConfig {
     const KIND: Kind = Kind::Exporter;
 
-    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error> {
+    fn from_type<'de, D: serde::Deserializer<'de>>(
+        type_name: &str,
+        config: D,
+    ) -> Result<Self, D::Error> {
         use serde::Deserialize;
         match type_name {
             "kafka" => kafka::KafkaExporterConfig::deserialize(config).map(Self::Kafka),
-            other => Err(serde::de::Error::custom(format!("unknown exporter type {other:?}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown exporter type {other:?}"
+            ))),
         }
     }
 

@@ -20,10 +20,15 @@ pub enum ProcessorConfig {
 impl ComponentConfig for ProcessorConfig {
     const KIND: Kind = Kind::Processor;
 
-    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error> {
+    fn from_type<'de, D: serde::Deserializer<'de>>(
+        type_name: &str,
+        config: D,
+    ) -> Result<Self, D::Error> {
         match type_name {
             "batch" => crate::config::or_default(config).map(Self::Batch),
-            other => Err(serde::de::Error::custom(format!("unknown processor type {other:?}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown processor type {other:?}"
+            ))),
         }
     }
 

@@ -19,10 +19,15 @@ pub enum ReceiverConfig {
 impl ComponentConfig for ReceiverConfig {
     const KIND: Kind = Kind::Receiver;
 
-    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error> {
+    fn from_type<'de, D: serde::Deserializer<'de>>(
+        type_name: &str,
+        config: D,
+    ) -> Result<Self, D::Error> {
         match type_name {
             "otlp" => crate::config::or_default(config).map(Self::Otlp),
-            other => Err(serde::de::Error::custom(format!("unknown receiver type {other:?}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown receiver type {other:?}"
+            ))),
         }
     }
 

@@ -9,7 +9,11 @@ use tributary::pipeline::Service;
 use tributary::telemetry::{self, Health};
 
 #[derive(Parser)]
-#[command(name = "tributary", version, about = "A telemetry agent: OTLP in, pipelines, Kafka out")]
+#[command(
+    name = "tributary",
+    version,
+    about = "A telemetry agent: OTLP in, pipelines, Kafka out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,7 +23,12 @@ struct Cli {
 enum Command {
     /// Run the agent with a config file.
     Run {
-        #[arg(long, short, env = "TRIBUTARY_CONFIG", default_value = "collector.yaml")]
+        #[arg(
+            long,
+            short,
+            env = "TRIBUTARY_CONFIG",
+            default_value = "collector.yaml"
+        )]
         config: PathBuf,
     },
     /// Check a config file without starting anything; exit 1 with every error if it is invalid.
@@ -95,7 +104,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
 async fn wait_for_stop_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         _ = terminate.recv() => tracing::info!("SIGTERM received"),

@@ -67,7 +67,10 @@ impl Health {
             })
             .collect();
         let status = if ready { "ready" } else { "not ready" };
-        (ready, serde_json::json!({ "status": status, "components": detail }))
+        (
+            ready,
+            serde_json::json!({ "status": status, "components": detail }),
+        )
     }
 }
 

@@ -40,7 +40,8 @@ fn span_ids(records: &[common::Record]) -> Vec<String> {
     records
         .iter()
         .flat_map(|r| {
-            ExportTraceServiceRequest::decode(r.value.as_slice()).expect("each record is an OTLP protobuf request")
+            ExportTraceServiceRequest::decode(r.value.as_slice())
+                .expect("each record is an OTLP protobuf request")
                 .resource_spans
         })
         .flat_map(|r| r.scope_spans)
@@ -67,17 +68,27 @@ fn spans_from_the_python_sdk_arrive_in_kafka_exactly_once() {
     let count = 1000;
     let output = run_client(
         "send_spans.py",
-        &["--endpoint", &agent.otlp_http_endpoint(), "--count", &count.to_string()],
+        &[
+            "--endpoint",
+            &agent.otlp_http_endpoint(),
+            "--count",
+            &count.to_string(),
+        ],
     );
     let sent = sent_ids(&output.stdout);
     assert_eq!(sent.len(), count, "the client printed one id per span");
 
-    let records = consume(&topic, Duration::from_secs(60), |r| span_ids(r).len() >= count);
+    let records = consume(&topic, Duration::from_secs(60), |r| {
+        span_ids(r).len() >= count
+    });
     let received = span_ids(&records);
     assert_eq!(received.len(), count, "no span is missing or duplicated");
     assert_eq!(received.into_iter().collect::<BTreeSet<_>>(), sent);
     for record in &records {
-        assert_eq!(record.header("content-type"), Some(&b"application/x-protobuf"[..]));
+        assert_eq!(
+            record.header("content-type"),
+            Some(&b"application/x-protobuf"[..])
+        );
         assert_eq!(record.header("signal"), Some(&b"traces"[..]));
     }
 
@@ -87,7 +98,9 @@ fn spans_from_the_python_sdk_arrive_in_kafka_exactly_once() {
     );
     assert!(metrics.contains(&accepted), "{accepted} in:\n{metrics}");
     assert!(
-        metrics.contains(&format!("tributary_exporter_sent_items_total{{exporter=\"kafka\"}} {count}")),
+        metrics.contains(&format!(
+            "tributary_exporter_sent_items_total{{exporter=\"kafka\"}} {count}"
+        )),
         "{metrics}"
     );
 }
@@ -101,13 +114,24 @@ fn sigterm_flushes_what_the_batch_processor_holds() {
     let count = 30;
     let output = run_client(
         "send_spans.py",
-        &["--endpoint", &agent.otlp_http_endpoint(), "--count", &count.to_string()],
+        &[
+            "--endpoint",
+            &agent.otlp_http_endpoint(),
+            "--count",
+            &count.to_string(),
+        ],
     );
     let sent = sent_ids(&output.stdout);
+    assert_eq!(sent.len(), count, "the client printed one id per span");
 
     let status = agent.terminate(Duration::from_secs(30));
     assert!(status.success(), "a clean exit after draining: {status}");
 
-    let records = consume(&topic, Duration::from_secs(60), |r| span_ids(r).len() >= count);
-    assert_eq!(span_ids(&records).into_iter().collect::<BTreeSet<_>>(), sent);
+    let records = consume(&topic, Duration::from_secs(60), |r| {
+        span_ids(r).len() >= count
+    });
+    assert_eq!(
+        span_ids(&records).into_iter().collect::<BTreeSet<_>>(),
+        sent
+    );
 }

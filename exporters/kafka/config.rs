@@ -112,7 +112,9 @@ fn topic_problem(topic: &str) -> Option<String> {
         ));
     }
     if topic.len() > 249 || topic == "." || topic == ".." {
-        return Some(format!("expected a valid Kafka topic name, found {topic:?}"));
+        return Some(format!(
+            "expected a valid Kafka topic name, found {topic:?}"
+        ));
     }
     let bad = topic
         .chars()
@@ -139,7 +141,9 @@ mod tests {
     fn defaults_follow_the_reference_and_config_overrides_them() {
         let mut config = config();
         config.producer.insert("linger.ms".into(), 5.into());
-        config.producer.insert("enable.idempotence".into(), false.into());
+        config
+            .producer
+            .insert("enable.idempotence".into(), false.into());
         let client = config.client_config();
         assert_eq!(client.get("acks"), Some("all"));
         assert_eq!(client.get("compression.type"), Some("lz4"));
@@ -163,7 +167,12 @@ mod tests {
         let paths: Vec<String> = config.validate().into_iter().map(|e| e.path).collect();
         assert_eq!(
             paths,
-            ["brokers[1]", "topic", "producer.bootstrap.servers", "producer.linger.ms"]
+            [
+                "brokers[1]",
+                "topic",
+                "producer.bootstrap.servers",
+                "producer.linger.ms"
+            ]
         );
     }
 

@@ -88,7 +88,8 @@ impl KafkaExporter {
     /// False when the shutdown deadline passed before librdkafka took the batch.
     async fn produce(&self, batch: Batch, deadline_passed: &CancellationToken) -> bool {
         let items = batch.items();
-        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone()).increment(items as u64);
+        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone())
+            .increment(items as u64);
         let value = batch.payload.encode_protobuf();
         let kib = u32::try_from(value.len() / 1024 + 1)
             .unwrap_or(u32::MAX)
@@ -138,7 +139,8 @@ impl KafkaExporter {
                     }
                 }
                 Err((e, _)) => {
-                    metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone()).increment(items as u64);
+                    metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
+                        .increment(items as u64);
                     tracing::error!(exporter = %self.id, topic = %self.topic, items, error = %e, "Kafka refused the record");
                     return true;
                 }
@@ -175,7 +177,8 @@ impl KafkaExporter {
     }
 
     fn count_undrained(&self, items: usize) {
-        metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.id.clone()).increment(items as u64);
+        metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.id.clone())
+            .increment(items as u64);
     }
 }
 
@@ -192,16 +195,19 @@ async fn track_delivery(
     drop(permit);
     match outcome {
         Ok(Ok(_)) => {
-            metrics::counter!(names::EXPORTER_SENT, "exporter" => exporter.clone()).increment(items as u64);
+            metrics::counter!(names::EXPORTER_SENT, "exporter" => exporter.clone())
+                .increment(items as u64);
             metrics::histogram!(names::KAFKA_DELIVERY_SECONDS, "exporter" => exporter)
                 .record(started.elapsed().as_secs_f64());
         }
         Ok(Err((e, _))) => {
-            metrics::counter!(names::EXPORTER_FAILED, "exporter" => exporter.clone()).increment(items as u64);
+            metrics::counter!(names::EXPORTER_FAILED, "exporter" => exporter.clone())
+                .increment(items as u64);
             tracing::error!(%exporter, items, error = %e, "Kafka did not accept a record");
         }
         Err(_) => {
-            metrics::counter!(names::EXPORTER_FAILED, "exporter" => exporter.clone()).increment(items as u64);
+            metrics::counter!(names::EXPORTER_FAILED, "exporter" => exporter.clone())
+                .increment(items as u64);
             tracing::error!(%exporter, items, "the producer dropped a record without a delivery report");
         }
     }

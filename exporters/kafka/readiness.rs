@@ -47,10 +47,15 @@ pub fn watch(
                     if was_ready != Some(false) {
                         tracing::warn!(exporter = %component, %brokers, error = %e, "Kafka is unreachable; holding data in the producer queue until it answers");
                     }
-                    health.set_not_ready(&component, format!("Kafka at {brokers} is unreachable: {e}"));
+                    health.set_not_ready(
+                        &component,
+                        format!("Kafka at {brokers} is unreachable: {e}"),
+                    );
                     was_ready = Some(false);
                 }
-                Err(e) => tracing::error!(exporter = %component, error = %e, "the broker check panicked"),
+                Err(e) => {
+                    tracing::error!(exporter = %component, error = %e, "the broker check panicked")
+                }
             }
         }
     });

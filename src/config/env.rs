@@ -86,8 +86,14 @@ mod tests {
         assert_eq!(
             unset,
             vec![
-                UnsetVariable { name: "ONE".into(), line: 2 },
-                UnsetVariable { name: "TWO".into(), line: 3 },
+                UnsetVariable {
+                    name: "ONE".into(),
+                    line: 2
+                },
+                UnsetVariable {
+                    name: "TWO".into(),
+                    line: 3
+                },
             ]
         );
     }

@@ -76,7 +76,10 @@ impl fmt::Display for ConfigErrors {
 }
 
 /// The closest candidate within a small edit distance, for a "did you mean" hint.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (wrong.chars().count() / 3).max(2);
     candidates
         .into_iter()

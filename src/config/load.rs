@@ -170,7 +170,11 @@ fn push_prefixed(
 }
 
 /// Deserializes only the value at `path`, skipping everything else in the document.
-fn focus<'de, S>(text: &'de str, path: &[&str], seed: S) -> Result<Option<S::Value>, serde_saphyr::Error>
+fn focus<'de, S>(
+    text: &'de str,
+    path: &[&str],
+    seed: S,
+) -> Result<Option<S::Value>, serde_saphyr::Error>
 where
     S: DeserializeSeed<'de>,
 {
@@ -191,7 +195,10 @@ struct Focus<'p, S> {
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Focus<'_, S> {
     type Value = Option<S::Value>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }

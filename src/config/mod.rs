@@ -93,7 +93,10 @@ impl Config {
 pub trait ComponentConfig: Sized {
     const KIND: Kind;
 
-    fn from_type<'de, D: serde::Deserializer<'de>>(type_name: &str, config: D) -> Result<Self, D::Error>;
+    fn from_type<'de, D: serde::Deserializer<'de>>(
+        type_name: &str,
+        config: D,
+    ) -> Result<Self, D::Error>;
 
     fn signals(&self) -> &'static [Signal];
 

@@ -98,7 +98,8 @@ impl Resolver<'_> {
             let path = format!("{}.{field}[{index}]", self.path);
             let name = entry.value.as_str();
             self.used.insert((T::KIND.section(), name.to_string()));
-            let error = |message: String| ConfigError::new(path.clone(), message).at(entry.referenced);
+            let error =
+                |message: String| ConfigError::new(path.clone(), message).at(entry.referenced);
             if section.broken.iter().any(|b| b == name) {
                 continue;
             }

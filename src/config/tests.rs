@@ -48,16 +48,27 @@ fn assert_has(errors: &[String], expected: &str) {
 fn a_valid_config_resolves_pipelines_ids_and_env() {
     let config = Config::parse(VALID, env).unwrap();
     assert_eq!(config.pipelines.len(), 2);
-    let traces = config.pipelines.iter().find(|p| p.name == "traces").unwrap();
+    let traces = config
+        .pipelines
+        .iter()
+        .find(|p| p.name == "traces")
+        .unwrap();
     assert_eq!(traces.signal, Signal::Traces);
     assert_eq!(traces.exporters[1].to_string(), "kafka/audit");
-    let logs = config.pipelines.iter().find(|p| p.name == "logs/audit").unwrap();
+    let logs = config
+        .pipelines
+        .iter()
+        .find(|p| p.name == "logs/audit")
+        .unwrap();
     assert_eq!(logs.signal, Signal::Logs);
     let kafka = &config.exporters[&ComponentId::parse("kafka").unwrap()];
     let ExporterConfig::Kafka(kafka) = kafka;
     assert_eq!(kafka.topic, "gds.traces.all.production");
     let ReceiverConfig::Otlp(otlp) = &config.receivers[&ComponentId::parse("otlp").unwrap()];
-    assert_eq!(otlp.protocols.http.as_ref().unwrap().endpoint, "127.0.0.1:4318");
+    assert_eq!(
+        otlp.protocols.http.as_ref().unwrap().endpoint,
+        "127.0.0.1:4318"
+    );
     assert_eq!(config.telemetry.logs.level, "debug");
     assert_eq!(
         config.summary(),
@@ -67,7 +78,10 @@ fn a_valid_config_resolves_pipelines_ids_and_env() {
 
 #[test]
 fn a_misspelt_reference_names_its_path_and_suggests_the_right_id() {
-    let text = VALID.replace("exporters: [kafka, kafka/audit]", "exporters: [kafka/audit, kafak]");
+    let text = VALID.replace(
+        "exporters: [kafka, kafka/audit]",
+        "exporters: [kafka/audit, kafak]",
+    );
     let errors = errors_of(&text);
     assert_has(
         &errors,
@@ -90,21 +104,39 @@ fn every_error_is_reported_not_only_the_first() {
         .replace("send_batch_size: 100", "send_batch_size: 0")
         .replace("topic: audit }", "topic: audit, brokerz: [] }")
         .replace("${env:ENVIRONMENT}", "${env:UNSET_VARIABLE}")
-        .replace("receivers: [otlp]\n      exporters: [kafka/audit]", "receivers: []\n      exporters: [kafka/audit]")
+        .replace(
+            "receivers: [otlp]\n      exporters: [kafka/audit]",
+            "receivers: []\n      exporters: [kafka/audit]",
+        )
         .replace("traces:\n", "spans:\n");
     let errors = errors_of(&text);
     assert_has(&errors, "environment variable UNSET_VARIABLE is not set");
-    assert_has(&errors, "processors.batch.send_batch_size: expected at least 1 item");
+    assert_has(
+        &errors,
+        "processors.batch.send_batch_size: expected at least 1 item",
+    );
     assert_has(&errors, "exporters.kafka/audit: unknown field `brokerz`");
-    assert_has(&errors, "service.pipelines.logs/audit.receivers: a pipeline needs at least one receiver");
-    assert_has(&errors, r#"service.pipelines.spans: expected a pipeline id of the form signal or signal/name"#);
+    assert_has(
+        &errors,
+        "service.pipelines.logs/audit.receivers: a pipeline needs at least one receiver",
+    );
+    assert_has(
+        &errors,
+        r#"service.pipelines.spans: expected a pipeline id of the form signal or signal/name"#,
+    );
     assert!(errors.len() >= 5, "{errors:#?}");
 }
 
 #[test]
 fn unused_components_and_empty_pipelines_are_errors() {
-    let text = VALID.replace("exporters: [kafka, kafka/audit]", "exporters: [kafka/audit]");
-    assert_has(&errors_of(&text), r#"exporters.kafka: exporter "kafka" is used by no pipeline"#);
+    let text = VALID.replace(
+        "exporters: [kafka, kafka/audit]",
+        "exporters: [kafka/audit]",
+    );
+    assert_has(
+        &errors_of(&text),
+        r#"exporters.kafka: exporter "kafka" is used by no pipeline"#,
+    );
     let text = VALID.replace("      exporters: [kafka/audit]\n", "");
     assert_has(
         &errors_of(&text),
@@ -114,7 +146,9 @@ fn unused_components_and_empty_pipelines_are_errors() {
 
 #[test]
 fn unknown_component_types_suggest_a_built_in_one() {
-    let text = VALID.replace("  batch: {", "  bacth: {").replace("processors: [batch]", "processors: [bacth]");
+    let text = VALID
+        .replace("  batch: {", "  bacth: {")
+        .replace("processors: [batch]", "processors: [bacth]");
     assert_has(
         &errors_of(&text),
         r#"processors.bacth: unknown processor type "bacth"; did you mean "batch"?"#,

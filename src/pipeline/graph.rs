@@ -90,7 +90,10 @@ impl Service {
     /// Receivers stop first; processors then drain as their inputs close, exporters last.
     pub async fn shutdown(self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        tracing::info!(?timeout, "stopping: receivers first, then processors, then exporters");
+        tracing::info!(
+            ?timeout,
+            "stopping: receivers first, then processors, then exporters"
+        );
         self.receivers.stop(deadline).await;
         self.processors.join(deadline).await;
         self.exporters.join(deadline).await;

@@ -42,7 +42,10 @@ impl Tier {
                 continue;
             }
             if !self.token.is_cancelled() {
-                tracing::warn!(tier = self.name, "shutdown deadline passed; abandoning what is not drained");
+                tracing::warn!(
+                    tier = self.name,
+                    "shutdown deadline passed; abandoning what is not drained"
+                );
                 self.token.cancel();
             }
             if timeout(GRACE_AFTER_DEADLINE, &mut task).await.is_err() {

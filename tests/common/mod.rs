@@ -106,7 +106,8 @@ impl Agent {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("tributary exited during start-up with {status}");
             }
-            let serving = http_get(self.telemetry, "/health").is_ok_and(|(status, _)| status == 200)
+            let serving = http_get(self.telemetry, "/health")
+                .is_ok_and(|(status, _)| status == 200)
                 && TcpStream::connect(("127.0.0.1", self.otlp_http)).is_ok();
             if serving {
                 return;
