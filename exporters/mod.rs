@@ -1,5 +1,6 @@
 //! Exporters: the end of a pipeline. Each type is registered in the one `match` below.
 
+pub mod file;
 pub mod kafka;
 
 use tokio::sync::mpsc;
@@ -11,11 +12,12 @@ use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::StartError;
 use crate::telemetry::Health;
 
-pub const TYPES: &[&str] = &["kafka"];
+pub const TYPES: &[&str] = &["kafka", "file"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExporterConfig {
     Kafka(kafka::KafkaExporterConfig),
+    File(file::FileExporterConfig),
 }
 
 impl ComponentConfig for ExporterConfig {
@@ -28,6 +30,7 @@ impl ComponentConfig for ExporterConfig {
         use serde::Deserialize;
         match type_name {
             "kafka" => kafka::KafkaExporterConfig::deserialize(config).map(Self::Kafka),
+            "file" => file::FileExporterConfig::deserialize(config).map(Self::File),
             other => Err(serde::de::Error::custom(format!(
                 "unknown exporter type {other:?}"
             ))),
@@ -36,13 +39,14 @@ impl ComponentConfig for ExporterConfig {
 
     fn signals(&self) -> &'static [Signal] {
         match self {
-            ExporterConfig::Kafka(_) => &Signal::ALL,
+            ExporterConfig::Kafka(_) | ExporterConfig::File(_) => &Signal::ALL,
         }
     }
 
     fn validate(&self) -> Vec<ConfigError> {
         match self {
             ExporterConfig::Kafka(config) => config.validate(),
+            ExporterConfig::File(config) => config.validate(),
         }
     }
 }
@@ -50,7 +54,7 @@ impl ComponentConfig for ExporterConfig {
 impl ExporterConfig {
     /// One instance per id, shared by every pipeline that lists it. The task ends once its
     /// input closes and everything it took is delivered, or when `deadline_passed` fires.
-    pub fn spawn(
+    pub async fn spawn(
         &self,
         id: &ComponentId,
         input: mpsc::Receiver<Batch>,
@@ -62,6 +66,12 @@ impl ExporterConfig {
                 kafka::KafkaExporter::start(config, id, health, deadline_passed.clone())
                     .map(|exporter| tokio::spawn(exporter.run(input, deadline_passed)))
                     .map_err(|e| StartError::new(id, e))
+            }
+            ExporterConfig::File(config) => {
+                let exporter = file::FileExporter::open(config, id)
+                    .await
+                    .map_err(|e| StartError::new(id, e))?;
+                Ok(tokio::spawn(exporter.run(input, deadline_passed)))
             }
         }
     }

@@ -3,12 +3,13 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{consume, require_kafka, run_client, unique_topic, Agent};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
+use common::{
+    consume, items, record_items, recorded_requests, require_kafka, run_client, unique_topic, Agent,
+};
+use tributary::pipeline::batch::Signal;
 
 fn config(topic: &str, batch_timeout: &str) -> String {
     format!(
@@ -36,25 +37,25 @@ service:
     )
 }
 
-fn span_ids(records: &[common::Record]) -> Vec<String> {
-    records
-        .iter()
-        .flat_map(|r| {
-            ExportTraceServiceRequest::decode(r.value.as_slice())
-                .expect("each record is an OTLP protobuf request")
-                .resource_spans
-        })
-        .flat_map(|r| r.scope_spans)
-        .flat_map(|s| s.spans)
-        .map(|s| s.span_id.iter().map(|b| format!("{b:02x}")).collect())
-        .collect()
-}
-
-fn sent_ids(stdout: &[u8]) -> BTreeSet<String> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+/// Sends `count` spans with the Python SDK; returns every span sent, as single-item requests.
+fn send_spans(agent: &Agent, name: &str, count: usize) -> Vec<Vec<u8>> {
+    let record = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.sent"));
+    run_client(
+        "otlp_send.py",
+        &[
+            "--signal",
+            "traces",
+            "--endpoint",
+            &agent.otlp_http_endpoint(),
+            "--count",
+            &count.to_string(),
+            "--record",
+            record.to_str().unwrap(),
+        ],
+    );
+    let sent = items(recorded_requests(&record, Signal::Traces));
+    assert_eq!(sent.len(), count, "the SDK recorded every span it sent");
+    sent
 }
 
 #[test]
@@ -66,24 +67,17 @@ fn spans_from_the_python_sdk_arrive_in_kafka_exactly_once() {
     assert_eq!(ready.0, 200, "the exporter reached Kafka: {}", ready.1);
 
     let count = 1000;
-    let output = run_client(
-        "send_spans.py",
-        &[
-            "--endpoint",
-            &agent.otlp_http_endpoint(),
-            "--count",
-            &count.to_string(),
-        ],
-    );
-    let sent = sent_ids(&output.stdout);
-    assert_eq!(sent.len(), count, "the client printed one id per span");
+    let sent = send_spans(&agent, "traces-http", count);
 
     let records = consume(&topic, Duration::from_secs(60), |r| {
-        span_ids(r).len() >= count
+        record_items(r, Signal::Traces).len() >= count
     });
-    let received = span_ids(&records);
+    let received = record_items(&records, Signal::Traces);
     assert_eq!(received.len(), count, "no span is missing or duplicated");
-    assert_eq!(received.into_iter().collect::<BTreeSet<_>>(), sent);
+    assert!(
+        received == sent,
+        "exactly the spans sent arrived, field by field"
+    );
     for record in &records {
         assert_eq!(
             record.header("content-type"),
@@ -92,17 +86,12 @@ fn spans_from_the_python_sdk_arrive_in_kafka_exactly_once() {
         assert_eq!(record.header("signal"), Some(&b"traces"[..]));
     }
 
-    let (_, metrics) = agent.get("/metrics");
-    let accepted = format!(
-        "tributary_receiver_accepted_items_total{{receiver=\"otlp\",signal=\"traces\",transport=\"http\"}} {count}"
+    let accepted = agent.metric(
+        "tributary_receiver_accepted_items_total{receiver=\"otlp\",signal=\"traces\",transport=\"http\"}",
     );
-    assert!(metrics.contains(&accepted), "{accepted} in:\n{metrics}");
-    assert!(
-        metrics.contains(&format!(
-            "tributary_exporter_sent_items_total{{exporter=\"kafka\"}} {count}"
-        )),
-        "{metrics}"
-    );
+    assert_eq!(accepted, Some(count as f64));
+    let sent_by_exporter = agent.metric("tributary_exporter_sent_items_total{exporter=\"kafka\"}");
+    assert_eq!(sent_by_exporter, Some(count as f64));
 }
 
 #[test]
@@ -112,26 +101,13 @@ fn sigterm_flushes_what_the_batch_processor_holds() {
     // The batch would wait a minute: only the shutdown drain can deliver it in time.
     let mut agent = Agent::start("traces-drain", &config(&topic, "60s"));
     let count = 30;
-    let output = run_client(
-        "send_spans.py",
-        &[
-            "--endpoint",
-            &agent.otlp_http_endpoint(),
-            "--count",
-            &count.to_string(),
-        ],
-    );
-    let sent = sent_ids(&output.stdout);
-    assert_eq!(sent.len(), count, "the client printed one id per span");
+    let sent = send_spans(&agent, "traces-drain", count);
 
     let status = agent.terminate(Duration::from_secs(30));
     assert!(status.success(), "a clean exit after draining: {status}");
 
     let records = consume(&topic, Duration::from_secs(60), |r| {
-        span_ids(r).len() >= count
+        record_items(r, Signal::Traces).len() >= count
     });
-    assert_eq!(
-        span_ids(&records).into_iter().collect::<BTreeSet<_>>(),
-        sent
-    );
+    assert!(record_items(&records, Signal::Traces) == sent);
 }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{host_port_problem, ConfigError};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,14 +47,8 @@ impl KafkaExporterConfig {
             ));
         }
         for (index, broker) in self.brokers.iter().enumerate() {
-            let valid = broker
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
-                errors.push(ConfigError::new(
-                    format!("brokers[{index}]"),
-                    format!("expected host:port, found {broker:?}"),
-                ));
+            if let Some(problem) = host_port_problem(broker) {
+                errors.push(ConfigError::new(format!("brokers[{index}]"), problem));
             }
         }
         if let Some(problem) = topic_problem(&self.topic) {

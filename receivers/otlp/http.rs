@@ -1,206 +1,246 @@
-//! OTLP/HTTP: `POST /v1/{traces,metrics,logs}` with protobuf bodies.
+//! OTLP/HTTP: `POST /v1/{traces,metrics,logs}` with protobuf or JSON bodies, compressed or not.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use prost::Message;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::status::{RpcCode, RpcStatus};
-use super::HttpConfig;
+use super::auth::BearerAuth;
+use super::body::{self, BodyError};
+use super::decode::{decode, encode_response, Encoding};
+use super::status::{RpcCode, RpcStatus, RETRY_AFTER};
+use super::{CorsConfig, HttpConfig};
 use crate::config::ComponentId;
-use crate::pipeline::batch::{Batch, Payload, Signal};
-use crate::pipeline::fanout::FanoutError;
-use crate::pipeline::{Routes, StartError};
-use crate::telemetry::names;
-
-const PROTOBUF: &str = "application/x-protobuf";
-/// Seconds a refused client should wait: long enough for a batch to drain, short enough not
-/// to build a backlog at the client.
-const RETRY_AFTER_SECONDS: &str = "1";
+use crate::pipeline::admission::{Admission, Refusal};
+use crate::pipeline::batch::Signal;
+use crate::pipeline::StartError;
 
 struct HttpState {
-    id: Arc<str>,
-    routes: Routes,
+    admission: Admission,
+    auth: Option<BearerAuth>,
+    body_limit: usize,
 }
 
 pub async fn start(
     config: &HttpConfig,
     id: &ComponentId,
-    routes: Routes,
+    admission: Admission,
+    auth: Option<BearerAuth>,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, StartError> {
     let listener = tokio::net::TcpListener::bind(&config.endpoint)
         .await
         .map_err(|e| StartError::new(id, format!("cannot listen on {}: {e}", config.endpoint)))?;
     let state = Arc::new(HttpState {
-        id: id.to_string().into(),
-        routes,
+        admission,
+        auth,
+        body_limit: usize::try_from(config.max_request_body_size.as_u64()).unwrap_or(usize::MAX),
     });
-    let body_limit = usize::try_from(config.max_request_body_size.as_u64()).unwrap_or(usize::MAX);
-    let router = Router::new()
+    let mut router = Router::new()
         .route(
             &config.traces_url_path,
-            post(|state, headers, body| export(state, Signal::Traces, headers, body)),
+            post(|state, request| export(state, Signal::Traces, request)),
         )
         .route(
             &config.metrics_url_path,
-            post(|state, headers, body| export(state, Signal::Metrics, headers, body)),
+            post(|state, request| export(state, Signal::Metrics, request)),
         )
         .route(
             &config.logs_url_path,
-            post(|state, headers, body| export(state, Signal::Logs, headers, body)),
+            post(|state, request| export(state, Signal::Logs, request)),
         )
-        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
+    if let Some(cors) = &config.cors {
+        router = router.layer(cors_layer(cors).map_err(|e| StartError::new(id, e))?);
+    }
     let address = listener
         .local_addr()
         .map_or_else(|_| config.endpoint.clone(), |a| a.to_string());
-    tracing::info!(receiver = %id, %address, "OTLP/HTTP receiver listening");
+    tracing::info!(receiver = %id, %address, tls = config.tls.is_some(), "OTLP/HTTP receiver listening");
+    let stop = shutdown.clone().cancelled_owned();
+    let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
+        match &config.tls {
+            None => Box::pin(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .into_future(),
+            ),
+            #[cfg(feature = "tls")]
+            Some(tls) => {
+                let acceptor = super::tls::acceptor(tls).map_err(|e| StartError::new(id, e))?;
+                let listener = super::tls::TlsListener::new(listener, acceptor, shutdown)
+                    .map_err(|e| StartError::new(id, e))?;
+                Box::pin(
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop)
+                        .into_future(),
+                )
+            }
+            #[cfg(not(feature = "tls"))]
+            Some(_) => return Err(StartError::new(id, "this build has no TLS support")),
+        };
     let id = id.clone();
     Ok(tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        if let Err(e) = served {
+        if let Err(e) = server.await {
             tracing::error!(receiver = %id, error = %e, "OTLP/HTTP server failed");
         }
     }))
 }
 
-async fn export(
-    State(state): State<Arc<HttpState>>,
-    signal: Signal,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let labels = [
-        ("receiver", state.id.to_string()),
-        ("signal", signal.as_str().to_string()),
-        ("transport", "http".to_string()),
-    ];
-    let refuse = |status: StatusCode, code: RpcCode, reason: &'static str, message: String| {
-        let mut request_labels = labels.to_vec();
-        request_labels.push(("reason", reason.to_string()));
-        metrics::counter!(names::RECEIVER_REFUSED_REQUESTS, &request_labels).increment(1);
-        error_response(status, code, message)
+fn cors_layer(config: &CorsConfig) -> Result<CorsLayer, String> {
+    let origins = if config.allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list = config
+            .allowed_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).map_err(|_| format!("invalid CORS origin {o:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(list)
     };
-
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if media_type(content_type) != PROTOBUF {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            RpcCode::InvalidArgument,
-            "unsupported_media_type",
-            format!("expected Content-Type {PROTOBUF}, found {content_type:?}"),
+    let mut headers = vec![
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::AUTHORIZATION,
+    ];
+    for name in &config.allowed_headers {
+        headers.push(
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid CORS header {name:?}"))?,
         );
     }
-    let payload = match decode_protobuf(signal, &body) {
+    let mut layer = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers(headers);
+    if let Some(max_age) = config.max_age {
+        layer = layer.max_age(max_age);
+    }
+    Ok(layer)
+}
+
+async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let admission = &state.admission;
+    let refuse = |reason: &'static str, response: Response| {
+        admission.refused_request(signal, reason);
+        response
+    };
+
+    if let Some(auth) = &state.auth {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        if let Err(e) = auth.check(header) {
+            let mut response = plain(StatusCode::UNAUTHORIZED, e.to_string());
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return refuse("unauthenticated", response);
+        }
+    }
+    let content_type = header_str(&parts.headers, header::CONTENT_TYPE);
+    let Some(encoding) = Encoding::from_content_type(content_type.unwrap_or("")) else {
+        let message = format!(
+            "expected Content-Type {} or {}, found {}",
+            Encoding::PROTOBUF,
+            Encoding::JSON,
+            content_type.map_or("none".to_string(), |c| format!("{c:?}"))
+        );
+        return refuse(
+            "unsupported_media_type",
+            plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, message),
+        );
+    };
+    let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING);
+    let bytes = match body::read(body, content_encoding, state.body_limit).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let (status, reason) = match e {
+                BodyError::TooLarge { .. } | BodyError::InflatesTooLarge { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+                }
+                BodyError::UnsupportedEncoding(_) => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding")
+                }
+                BodyError::Corrupt { .. } | BodyError::Read(_) => {
+                    (StatusCode::BAD_REQUEST, "malformed")
+                }
+            };
+            let body = RpcStatus::new(RpcCode::InvalidArgument, e.to_string());
+            return refuse(reason, status_response(status, encoding, &body));
+        }
+    };
+    let payload = match decode(signal, encoding, &bytes) {
         Ok(payload) => payload,
         Err(e) => {
+            let body = RpcStatus::new(RpcCode::InvalidArgument, e.to_string());
             return refuse(
-                StatusCode::BAD_REQUEST,
-                RpcCode::InvalidArgument,
                 "malformed",
-                format!(
-                    "expected a protobuf {}, but it did not decode: {e}",
-                    request_type(signal)
-                ),
-            )
-        }
-    };
-    let batch = Batch::new(payload, state.id.clone());
-    let items = batch.items() as u64;
-    metrics::counter!(names::RECEIVER_RECEIVED, &labels).increment(items);
-    if items == 0 {
-        return success(signal);
-    }
-    let Some(route) = state.routes.get(signal) else {
-        metrics::counter!(names::RECEIVER_REFUSED, &labels).increment(items);
-        return refuse(
-            StatusCode::NOT_FOUND,
-            RpcCode::Unimplemented,
-            "no_pipeline",
-            format!("no {signal} pipeline takes data from receiver {}", state.id),
-        );
-    };
-    match route.try_send(batch) {
-        Ok(()) => {
-            metrics::counter!(names::RECEIVER_ACCEPTED, &labels).increment(items);
-            success(signal)
-        }
-        Err(e) => {
-            metrics::counter!(names::RECEIVER_REFUSED, &labels).increment(items);
-            let (status, code, reason) = match e {
-                FanoutError::Full => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    RpcCode::ResourceExhausted,
-                    "queue_full",
-                ),
-                FanoutError::Closed => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    RpcCode::Unavailable,
-                    "shutting_down",
-                ),
-            };
-            let mut response = refuse(status, code, reason, format!("{e}; retry later"));
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                status_response(StatusCode::BAD_REQUEST, encoding, &body),
             );
-            response
         }
-    }
-}
-
-fn media_type(content_type: &str) -> &str {
-    content_type.split(';').next().unwrap_or("").trim()
-}
-
-fn request_type(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Traces => "ExportTraceServiceRequest",
-        Signal::Metrics => "ExportMetricsServiceRequest",
-        Signal::Logs => "ExportLogsServiceRequest",
-    }
-}
-
-fn decode_protobuf(signal: Signal, body: &[u8]) -> Result<Payload, prost::DecodeError> {
-    Ok(match signal {
-        Signal::Traces => Payload::Traces(ExportTraceServiceRequest::decode(body)?),
-        Signal::Metrics => Payload::Metrics(ExportMetricsServiceRequest::decode(body)?),
-        Signal::Logs => Payload::Logs(ExportLogsServiceRequest::decode(body)?),
-    })
-}
-
-fn success(signal: Signal) -> Response {
-    let body = match signal {
-        Signal::Traces => ExportTraceServiceResponse::default().encode_to_vec(),
-        Signal::Metrics => ExportMetricsServiceResponse::default().encode_to_vec(),
-        Signal::Logs => ExportLogsServiceResponse::default().encode_to_vec(),
     };
-    ([(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+    match admission.admit(payload) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, encoding.content_type())],
+            encode_response(signal, encoding, None),
+        )
+            .into_response(),
+        Err(refusal) => refused(refusal, encoding),
+    }
 }
 
-fn error_response(status: StatusCode, code: RpcCode, message: String) -> Response {
-    let body = RpcStatus::new(code, message).encode_to_vec();
-    (status, [(header::CONTENT_TYPE, PROTOBUF)], body).into_response()
+fn refused(refusal: Refusal, encoding: Encoding) -> Response {
+    let (status, code) = match refusal {
+        Refusal::NoPipeline(_) => (StatusCode::NOT_FOUND, RpcCode::Unimplemented),
+        Refusal::Full => (StatusCode::TOO_MANY_REQUESTS, RpcCode::ResourceExhausted),
+        Refusal::Closed => (StatusCode::SERVICE_UNAVAILABLE, RpcCode::Unavailable),
+    };
+    let mut body = RpcStatus::new(code, refusal.to_string());
+    if status != StatusCode::NOT_FOUND {
+        body = body.with_retry_after(RETRY_AFTER);
+    }
+    let mut response = status_response(status, encoding, &body);
+    if status != StatusCode::NOT_FOUND {
+        let seconds = HeaderValue::from(RETRY_AFTER.as_secs());
+        response.headers_mut().insert(header::RETRY_AFTER, seconds);
+    }
+    response
+}
+
+fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn status_response(status: StatusCode, encoding: Encoding, body: &RpcStatus) -> Response {
+    let bytes = match encoding {
+        Encoding::Protobuf => prost::Message::encode_to_vec(body),
+        Encoding::Json => body.to_json(),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        Body::from(bytes),
+    )
+        .into_response()
+}
+
+/// For errors found before the request's encoding is known.
+fn plain(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message + "\n",
+    )
+        .into_response()
 }

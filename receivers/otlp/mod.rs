@@ -1,14 +1,29 @@
-//! The `otlp` receiver: OTLP over HTTP (protobuf).
+//! The `otlp` receiver: OTLP over HTTP (protobuf and JSON) and gRPC, for traces, metrics, logs.
 
+mod auth;
+mod body;
+mod decode;
+mod grpc;
 mod http;
 mod status;
+#[cfg(feature = "tls")]
+mod tls;
+mod wellformed;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytesize::ByteSize;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{enabled_with_defaults, ComponentId, ConfigError};
+pub use auth::AuthConfig;
+pub use decode::{decode, encode_response, Encoding, Rejected};
+
+use crate::config::{enabled_with_defaults, host_port_problem, ComponentId, ConfigError};
+use crate::pipeline::admission::Admission;
 use crate::pipeline::{Routes, StartError};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -23,6 +38,8 @@ pub struct OtlpReceiverConfig {
 pub struct Protocols {
     #[serde(default, deserialize_with = "enabled_with_defaults")]
     pub http: Option<HttpConfig>,
+    #[serde(default, deserialize_with = "enabled_with_defaults")]
+    pub grpc: Option<GrpcConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -30,11 +47,14 @@ pub struct Protocols {
 pub struct HttpConfig {
     /// `host:port`; the default listens on loopback only, as the OpenTelemetry Collector does.
     pub endpoint: String,
-    /// Requests larger than this are refused with 413.
+    /// Applies to the body as sent and again to what it decompresses to; beyond it, 413.
     pub max_request_body_size: ByteSize,
     pub traces_url_path: String,
     pub metrics_url_path: String,
     pub logs_url_path: String,
+    pub cors: Option<CorsConfig>,
+    pub tls: Option<TlsConfig>,
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for HttpConfig {
@@ -45,49 +65,161 @@ impl Default for HttpConfig {
             traces_url_path: "/v1/traces".into(),
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
+            cors: None,
+            tls: None,
+            auth: None,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    pub endpoint: String,
+    /// The largest message accepted, after decompression; gRPC's own default is 4 MiB.
+    pub max_recv_msg_size: ByteSize,
+    pub tls: Option<TlsConfig>,
+    pub auth: Option<AuthConfig>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: "127.0.0.1:4317".into(),
+            max_recv_msg_size: ByteSize::mib(20),
+            tls: None,
+            auth: None,
+        }
+    }
+}
+
+/// For browser SDKs.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to send, such as `https://app.example.com`; `*` allows any.
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed beyond Content-Type, Content-Encoding and Authorization.
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_age: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 impl OtlpReceiverConfig {
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let Some(http) = &self.protocols.http else {
+        let protocols = &self.protocols;
+        if protocols.http.is_none() && protocols.grpc.is_none() {
             errors.push(ConfigError::new(
                 "protocols",
-                "expected at least one protocol (http), found none",
-            ));
-            return errors;
-        };
-        let has_port = http
-            .endpoint
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !has_port {
-            errors.push(ConfigError::new(
-                "protocols.http.endpoint",
-                format!("expected host:port, found {:?}", http.endpoint),
+                "expected at least one protocol (http, grpc), found none",
             ));
         }
-        if http.max_request_body_size.as_u64() == 0 {
-            errors.push(ConfigError::new(
-                "protocols.http.max_request_body_size",
-                "expected a size above zero, found 0",
-            ));
-        }
-        for (field, path) in [
-            ("traces_url_path", &http.traces_url_path),
-            ("metrics_url_path", &http.metrics_url_path),
-            ("logs_url_path", &http.logs_url_path),
-        ] {
-            if !path.starts_with('/') {
+        if let Some(http) = &protocols.http {
+            let path = "protocols.http";
+            endpoint_errors(&http.endpoint, path, &mut errors);
+            if http.max_request_body_size.as_u64() == 0 {
                 errors.push(ConfigError::new(
-                    format!("protocols.http.{field}"),
-                    format!("expected a path starting with '/', found {path:?}"),
+                    format!("{path}.max_request_body_size"),
+                    "expected a size above zero, found 0",
+                ));
+            }
+            for (field, url_path) in [
+                ("traces_url_path", &http.traces_url_path),
+                ("metrics_url_path", &http.metrics_url_path),
+                ("logs_url_path", &http.logs_url_path),
+            ] {
+                if !url_path.starts_with('/') {
+                    errors.push(ConfigError::new(
+                        format!("{path}.{field}"),
+                        format!("expected a path starting with '/', found {url_path:?}"),
+                    ));
+                }
+            }
+            if let Some(cors) = &http.cors {
+                if cors.allowed_origins.is_empty() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.cors.allowed_origins"),
+                        "expected at least one origin (or \"*\"), found none",
+                    ));
+                }
+            }
+            security_errors(http.tls.as_ref(), http.auth.as_ref(), path, &mut errors);
+        }
+        if let Some(grpc) = &protocols.grpc {
+            let path = "protocols.grpc";
+            endpoint_errors(&grpc.endpoint, path, &mut errors);
+            if grpc.max_recv_msg_size.as_u64() == 0 {
+                errors.push(ConfigError::new(
+                    format!("{path}.max_recv_msg_size"),
+                    "expected a size above zero, found 0",
+                ));
+            }
+            security_errors(grpc.tls.as_ref(), grpc.auth.as_ref(), path, &mut errors);
+        }
+        if let (Some(http), Some(grpc)) = (&protocols.http, &protocols.grpc) {
+            if http.endpoint == grpc.endpoint {
+                errors.push(ConfigError::new(
+                    "protocols.grpc.endpoint",
+                    format!(
+                        "expected an endpoint other than http's, found the same {:?}",
+                        grpc.endpoint
+                    ),
                 ));
             }
         }
         errors
+    }
+}
+
+fn endpoint_errors(endpoint: &str, path: &str, errors: &mut Vec<ConfigError>) {
+    if let Some(problem) = host_port_problem(endpoint) {
+        errors.push(ConfigError::new(format!("{path}.endpoint"), problem));
+    }
+}
+
+fn security_errors(
+    tls: Option<&TlsConfig>,
+    auth: Option<&AuthConfig>,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(tls) = tls {
+        if cfg!(not(feature = "tls")) {
+            errors.push(ConfigError::new(
+                format!("{path}.tls"),
+                "this build has no TLS support (build with the `tls` feature)",
+            ));
+        }
+        for (field, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+            if !file.is_file() {
+                errors.push(ConfigError::new(
+                    format!("{path}.tls.{field}"),
+                    format!(
+                        "expected a readable PEM file, found nothing at {}",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(auth) = auth {
+        for mut error in auth.validate() {
+            error.path = [format!("{path}.auth"), error.path]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(".");
+            errors.push(error);
+        }
     }
 }
 
@@ -97,10 +229,26 @@ pub async fn start(
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, StartError> {
-    let http = config
-        .protocols
-        .http
-        .as_ref()
-        .ok_or_else(|| StartError::new(id, "no protocol is enabled"))?;
-    http::start(http, id, routes, shutdown).await
+    let receiver: Arc<str> = id.to_string().into();
+    let load_auth = |auth: Option<&AuthConfig>| {
+        auth.map(auth::BearerAuth::load)
+            .transpose()
+            .map_err(|e| StartError::new(id, e))
+    };
+    let mut tasks = Vec::new();
+    if let Some(http) = &config.protocols.http {
+        let admission = Admission::new(receiver.clone(), "http", routes.clone());
+        let auth = load_auth(http.auth.as_ref())?;
+        tasks.push(http::start(http, id, admission, auth, shutdown.clone()).await?);
+    }
+    if let Some(grpc) = &config.protocols.grpc {
+        let admission = Admission::new(receiver.clone(), "grpc", routes.clone());
+        let auth = load_auth(grpc.auth.as_ref())?;
+        tasks.push(grpc::start(grpc, id, admission, auth, shutdown.clone()).await?);
+    }
+    Ok(tokio::spawn(async move {
+        for task in tasks {
+            let _ = task.await;
+        }
+    }))
 }

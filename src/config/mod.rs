@@ -123,6 +123,14 @@ where
     or_default(section).map(Some)
 }
 
+/// The problem with a `host:port` setting, if any.
+pub fn host_port_problem(value: &str) -> Option<String> {
+    let valid = value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    (!valid).then(|| format!("expected host:port, found {value:?}"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Receiver,

@@ -62,7 +62,9 @@ fn a_valid_config_resolves_pipelines_ids_and_env() {
         .unwrap();
     assert_eq!(logs.signal, Signal::Logs);
     let kafka = &config.exporters[&ComponentId::parse("kafka").unwrap()];
-    let ExporterConfig::Kafka(kafka) = kafka;
+    let ExporterConfig::Kafka(kafka) = kafka else {
+        panic!("a kafka exporter")
+    };
     assert_eq!(kafka.topic, "gds.traces.all.production");
     let ReceiverConfig::Otlp(otlp) = &config.receivers[&ComponentId::parse("otlp").unwrap()];
     assert_eq!(

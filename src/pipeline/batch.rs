@@ -11,9 +11,9 @@ use prost::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
-    Traces,
-    Metrics,
-    Logs,
+    Traces = 0,
+    Metrics = 1,
+    Logs = 2,
 }
 
 impl Signal {
@@ -105,12 +105,160 @@ impl Payload {
         Ok(())
     }
 
+    /// One payload per item, each with its resource and scope: spans, log records, and metrics
+    /// cut down to a single data point. For comparing payloads item by item, whatever batching
+    /// happened between them.
+    pub fn into_items(self) -> Vec<Payload> {
+        match self {
+            Payload::Traces(req) => items::traces(req).map(Payload::Traces).collect(),
+            Payload::Metrics(req) => items::metrics(req).map(Payload::Metrics).collect(),
+            Payload::Logs(req) => items::logs(req).map(Payload::Logs).collect(),
+        }
+    }
+
     pub fn encode_protobuf(&self) -> Vec<u8> {
         match self {
             Payload::Traces(req) => req.encode_to_vec(),
             Payload::Metrics(req) => req.encode_to_vec(),
             Payload::Logs(req) => req.encode_to_vec(),
         }
+    }
+}
+
+mod items {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        ExponentialHistogram, Gauge, Histogram, Metric, ResourceMetrics, ScopeMetrics, Sum, Summary,
+    };
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+    pub fn traces(
+        req: ExportTraceServiceRequest,
+    ) -> impl Iterator<Item = ExportTraceServiceRequest> {
+        req.resource_spans.into_iter().flat_map(|mut resource| {
+            let scopes = std::mem::take(&mut resource.scope_spans);
+            scopes.into_iter().flat_map(move |mut scope| {
+                let resource = resource.clone();
+                let spans = std::mem::take(&mut scope.spans);
+                spans
+                    .into_iter()
+                    .map(move |span| ExportTraceServiceRequest {
+                        resource_spans: vec![ResourceSpans {
+                            scope_spans: vec![ScopeSpans {
+                                spans: vec![span],
+                                ..scope.clone()
+                            }],
+                            ..resource.clone()
+                        }],
+                    })
+            })
+        })
+    }
+
+    pub fn logs(req: ExportLogsServiceRequest) -> impl Iterator<Item = ExportLogsServiceRequest> {
+        req.resource_logs.into_iter().flat_map(|mut resource| {
+            let scopes = std::mem::take(&mut resource.scope_logs);
+            scopes.into_iter().flat_map(move |mut scope| {
+                let resource = resource.clone();
+                let records = std::mem::take(&mut scope.log_records);
+                records
+                    .into_iter()
+                    .map(move |record| ExportLogsServiceRequest {
+                        resource_logs: vec![ResourceLogs {
+                            scope_logs: vec![ScopeLogs {
+                                log_records: vec![record],
+                                ..scope.clone()
+                            }],
+                            ..resource.clone()
+                        }],
+                    })
+            })
+        })
+    }
+
+    pub fn metrics(
+        req: ExportMetricsServiceRequest,
+    ) -> impl Iterator<Item = ExportMetricsServiceRequest> {
+        req.resource_metrics.into_iter().flat_map(|mut resource| {
+            let scopes = std::mem::take(&mut resource.scope_metrics);
+            scopes.into_iter().flat_map(move |mut scope| {
+                let resource = resource.clone();
+                let metrics = std::mem::take(&mut scope.metrics);
+                metrics
+                    .into_iter()
+                    .flat_map(split_points)
+                    .map(move |metric| ExportMetricsServiceRequest {
+                        resource_metrics: vec![ResourceMetrics {
+                            scope_metrics: vec![ScopeMetrics {
+                                metrics: vec![metric],
+                                ..scope.clone()
+                            }],
+                            ..resource.clone()
+                        }],
+                    })
+            })
+        })
+    }
+
+    fn split_points(mut metric: Metric) -> Vec<Metric> {
+        fn each<P>(points: Vec<P>, wrap: impl Fn(Vec<P>) -> Data) -> Vec<Data> {
+            points.into_iter().map(|p| wrap(vec![p])).collect()
+        }
+        let data = match metric.data.take() {
+            None => return vec![metric],
+            Some(Data::Gauge(g)) => each(g.data_points, |data_points| {
+                Data::Gauge(Gauge { data_points })
+            }),
+            Some(Data::Sum(s)) => {
+                let template = Sum {
+                    data_points: vec![],
+                    ..s
+                };
+                each(s.data_points, |data_points| {
+                    Data::Sum(Sum {
+                        data_points,
+                        ..template.clone()
+                    })
+                })
+            }
+            Some(Data::Histogram(h)) => {
+                let template = Histogram {
+                    data_points: vec![],
+                    ..h
+                };
+                each(h.data_points, |data_points| {
+                    Data::Histogram(Histogram {
+                        data_points,
+                        ..template.clone()
+                    })
+                })
+            }
+            Some(Data::ExponentialHistogram(h)) => {
+                let template = ExponentialHistogram {
+                    data_points: vec![],
+                    ..h
+                };
+                each(h.data_points, |data_points| {
+                    Data::ExponentialHistogram(ExponentialHistogram {
+                        data_points,
+                        ..template.clone()
+                    })
+                })
+            }
+            Some(Data::Summary(s)) => each(s.data_points, |data_points| {
+                Data::Summary(Summary { data_points })
+            }),
+        };
+        data.into_iter()
+            .map(|data| Metric {
+                data: Some(data),
+                ..metric.clone()
+            })
+            .collect()
     }
 }
 

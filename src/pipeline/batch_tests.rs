@@ -65,3 +65,29 @@ fn signal_names_round_trip() {
     }
     assert_eq!(Signal::parse("spans"), None);
 }
+
+#[test]
+fn into_items_gives_one_payload_per_item_with_its_context() {
+    let metric = Metric {
+        name: "cpu".into(),
+        data: Some(Data::Gauge(Gauge {
+            data_points: vec![NumberDataPoint::default(); 3],
+        })),
+        ..Default::default()
+    };
+    let payload = Payload::Metrics(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![metric],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let items = payload.into_items();
+    assert_eq!(items.len(), 3);
+    assert!(items.iter().all(|p| p.item_count() == 1));
+    let spans = traces_with(&[2, 1]).into_items();
+    assert_eq!(spans.len(), 3);
+    assert!(spans.iter().all(|p| p.item_count() == 1));
+}

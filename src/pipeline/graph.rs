@@ -41,7 +41,9 @@ impl Service {
         let mut exporter_inputs = BTreeMap::new();
         for (id, exporter) in &config.exporters {
             let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
-            let task = exporter.spawn(id, output, self.exporters.token.clone(), health.clone())?;
+            let task = exporter
+                .spawn(id, output, self.exporters.token.clone(), health.clone())
+                .await?;
             self.exporters.push(id.to_string(), task);
             exporter_inputs.insert(id.clone(), input);
         }

@@ -1,6 +1,7 @@
 //! The pipeline engine: receivers feed each pipeline's chain of processors, whose output fans
 //! out to the pipeline's exporters; stages are tasks joined by bounded channels.
 
+pub mod admission;
 pub mod batch;
 pub mod fanout;
 mod graph;

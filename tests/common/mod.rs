@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use tributary::pipeline::batch::{Payload, Signal};
 
 pub fn kafka_brokers() -> String {
     std::env::var("TRIBUTARY_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
@@ -67,19 +68,30 @@ pub fn unique_topic(test: &str) -> String {
 pub struct Agent {
     child: Option<Child>,
     pub otlp_http: u16,
+    pub otlp_grpc: u16,
     pub telemetry: u16,
     pub config_path: PathBuf,
+    listening: Vec<u16>,
 }
 
 impl Agent {
-    /// `config` may use `{otlp_http}`, `{telemetry}` and `{brokers}`; they are filled in here.
+    /// `config` may use `{otlp_http}`, `{otlp_grpc}`, `{telemetry}`, `{brokers}` and `{tmp}`;
+    /// they are filled in here.
     pub fn start(name: &str, config: &str) -> Agent {
         let otlp_http = free_port();
+        let otlp_grpc = free_port();
         let telemetry = free_port();
+        let listening = [("{otlp_http}", otlp_http), ("{otlp_grpc}", otlp_grpc)]
+            .into_iter()
+            .filter(|(placeholder, _)| config.contains(placeholder))
+            .map(|(_, port)| port)
+            .collect();
         let config = config
             .replace("{otlp_http}", &otlp_http.to_string())
+            .replace("{otlp_grpc}", &otlp_grpc.to_string())
             .replace("{telemetry}", &telemetry.to_string())
-            .replace("{brokers}", &kafka_brokers());
+            .replace("{brokers}", &kafka_brokers())
+            .replace("{tmp}", env!("CARGO_TARGET_TMPDIR"));
         let config_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.yaml"));
         std::fs::write(&config_path, config).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
@@ -93,8 +105,10 @@ impl Agent {
         let mut agent = Agent {
             child: Some(child),
             otlp_http,
+            otlp_grpc,
             telemetry,
             config_path,
+            listening,
         };
         agent.wait_until_serving();
         agent
@@ -119,6 +133,18 @@ impl Agent {
 
     pub fn otlp_http_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.otlp_http)
+    }
+
+    pub fn otlp_grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.otlp_grpc)
+    }
+
+    /// The value of one sample line of `/metrics`, such as
+    /// `tributary_receiver_accepted_items_total{receiver="otlp",signal="traces",transport="http"}`.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics");
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
@@ -180,21 +206,97 @@ fn signal(child: &Child, name: &str) {
 }
 
 pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let response = http_request(port, "GET", path, &[], b"")?;
+    Ok((
+        response.status,
+        String::from_utf8_lossy(&response.body).into_owned(),
+    ))
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A plain HTTP/1.1 request with `Connection: close`, for sending what no SDK would send.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    // The server may answer (413) and close before taking the whole body.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    out
 }
 
 /// Runs one of the Python clients in `tests/clients` with the project's virtualenv.
@@ -265,6 +367,56 @@ pub fn consume(
         });
     }
     records
+}
+
+/// What a client recorded with `--record`: one protobuf request per line, in hex.
+pub fn recorded_requests(path: &std::path::Path, signal: Signal) -> Vec<Payload> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .lines()
+        .map(|line| {
+            let bytes: Vec<u8> = (0..line.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&line[i..i + 2], 16).expect("hex"))
+                .collect();
+            decode_payload(signal, &bytes)
+        })
+        .collect()
+}
+
+pub fn decode_payload(signal: Signal, bytes: &[u8]) -> Payload {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    match signal {
+        Signal::Traces => {
+            Payload::Traces(ExportTraceServiceRequest::decode(bytes).expect("a trace request"))
+        }
+        Signal::Metrics => {
+            Payload::Metrics(ExportMetricsServiceRequest::decode(bytes).expect("a metrics request"))
+        }
+        Signal::Logs => {
+            Payload::Logs(ExportLogsServiceRequest::decode(bytes).expect("a logs request"))
+        }
+    }
+}
+
+/// Every item of `payloads` as its own single-item request, encoded and sorted: two lists are
+/// equal when the same items, field by field, arrived, however they were batched.
+pub fn items(payloads: impl IntoIterator<Item = Payload>) -> Vec<Vec<u8>> {
+    let mut items: Vec<Vec<u8>> = payloads
+        .into_iter()
+        .flat_map(Payload::into_items)
+        .map(|item| item.encode_protobuf())
+        .collect();
+    items.sort();
+    items
+}
+
+/// The items in Kafka records written with the `otlp_proto` encoding.
+pub fn record_items(records: &[Record], signal: Signal) -> Vec<Vec<u8>> {
+    items(records.iter().map(|r| decode_payload(signal, &r.value)))
 }
 
 impl Record {

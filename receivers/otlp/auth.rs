@@ -1,0 +1,157 @@
+//! Bearer-token authentication, shared by both transports: a request without one of the
+//! configured tokens is refused before anything is decoded.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub bearer_tokens: Vec<String>,
+    /// One token per line; blank lines and lines starting with `#` are ignored.
+    pub bearer_tokens_file: Option<PathBuf>,
+}
+
+impl AuthConfig {
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.bearer_tokens.is_empty() && self.bearer_tokens_file.is_none() {
+            errors.push(ConfigError::new(
+                "",
+                "expected bearer_tokens or bearer_tokens_file, found neither",
+            ));
+        }
+        if let Some(index) = self.bearer_tokens.iter().position(|t| t.trim().is_empty()) {
+            errors.push(ConfigError::new(
+                format!("bearer_tokens[{index}]"),
+                "expected a token, found an empty string",
+            ));
+        }
+        errors
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("cannot read bearer_tokens_file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("bearer_tokens_file {0} holds no token")]
+    NoTokens(String),
+    #[error("expected an Authorization: Bearer <token> header, found none")]
+    Missing,
+    #[error("the bearer token is not valid")]
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub struct BearerAuth {
+    tokens: Vec<Vec<u8>>,
+}
+
+impl BearerAuth {
+    pub fn load(config: &AuthConfig) -> Result<BearerAuth, AuthError> {
+        let mut tokens: Vec<Vec<u8>> = config
+            .bearer_tokens
+            .iter()
+            .map(|t| t.trim().as_bytes().to_vec())
+            .collect();
+        if let Some(path) = &config.bearer_tokens_file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| AuthError::File {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            let before = tokens.len();
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(|l| l.as_bytes().to_vec()),
+            );
+            if tokens.len() == before {
+                return Err(AuthError::NoTokens(shown));
+            }
+        }
+        Ok(BearerAuth { tokens })
+    }
+
+    /// `authorization` is the raw header value.
+    pub fn check(&self, authorization: Option<&[u8]>) -> Result<(), AuthError> {
+        let value = authorization.ok_or(AuthError::Missing)?;
+        let token = match value.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => value[7..].trim_ascii(),
+            _ => return Err(AuthError::Missing),
+        };
+        // Every token is compared in full, so the time taken does not tell how much matched.
+        let matched = self
+            .tokens
+            .iter()
+            .fold(false, |found, t| found | constant_time_eq(t, token));
+        if matched {
+            Ok(())
+        } else {
+            Err(AuthError::Invalid)
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> BearerAuth {
+        BearerAuth::load(&AuthConfig {
+            bearer_tokens: vec!["s3cret".into()],
+            bearer_tokens_file: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn accepts_a_configured_token_in_any_scheme_case() {
+        assert_eq!(auth().check(Some(b"Bearer s3cret")), Ok(()));
+        assert_eq!(auth().check(Some(b"bearer s3cret")), Ok(()));
+    }
+
+    #[test]
+    fn refuses_missing_wrong_and_other_scheme_tokens() {
+        assert_eq!(auth().check(None), Err(AuthError::Missing));
+        assert_eq!(
+            auth().check(Some(b"Basic czNjcmV0")),
+            Err(AuthError::Missing)
+        );
+        assert_eq!(auth().check(Some(b"Bearer s3cre")), Err(AuthError::Invalid));
+        assert_eq!(
+            auth().check(Some(b"Bearer s3cret2")),
+            Err(AuthError::Invalid)
+        );
+    }
+
+    #[test]
+    fn reads_tokens_from_a_file() {
+        let path = std::env::temp_dir().join(format!("tributary-tokens-{}", std::process::id()));
+        std::fs::write(&path, "# team a\nalpha\n\n beta \n").unwrap();
+        let auth = BearerAuth::load(&AuthConfig {
+            bearer_tokens: vec![],
+            bearer_tokens_file: Some(path.clone()),
+        })
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(auth.check(Some(b"Bearer beta")), Ok(()));
+        assert_eq!(
+            auth.check(Some(b"Bearer # team a")),
+            Err(AuthError::Invalid)
+        );
+    }
+}

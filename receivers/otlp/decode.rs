@@ -1,0 +1,158 @@
+//! Request bodies to payloads and payloads to responses, in both OTLP encodings; shared by the
+//! HTTP and gRPC transports.
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use serde::de::DeserializeOwned;
+
+use super::wellformed;
+use crate::pipeline::batch::{Payload, Signal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    pub const PROTOBUF: &'static str = "application/x-protobuf";
+    pub const JSON: &'static str = "application/json";
+
+    /// From a `Content-Type` value, parameters (`; charset=utf-8`) ignored.
+    pub fn from_content_type(content_type: &str) -> Option<Encoding> {
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if media_type.eq_ignore_ascii_case(Self::PROTOBUF) {
+            Some(Encoding::Protobuf)
+        } else if media_type.eq_ignore_ascii_case(Self::JSON) {
+            Some(Encoding::Json)
+        } else {
+            None
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => Self::PROTOBUF,
+            Encoding::Json => Self::JSON,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("expected a protobuf {request_type}, but it did not decode: {source}")]
+    Protobuf {
+        request_type: &'static str,
+        source: prost::DecodeError,
+    },
+    #[error("expected an OTLP/JSON {request_type}, but it did not parse: {source}")]
+    Json {
+        request_type: &'static str,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Malformed(#[from] wellformed::Malformed),
+}
+
+pub fn request_type(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "ExportTraceServiceRequest",
+        Signal::Metrics => "ExportMetricsServiceRequest",
+        Signal::Logs => "ExportLogsServiceRequest",
+    }
+}
+
+pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Payload, DecodeError> {
+    let payload = match (signal, encoding) {
+        (Signal::Traces, Encoding::Protobuf) => Payload::Traces(protobuf(signal, body)?),
+        (Signal::Metrics, Encoding::Protobuf) => Payload::Metrics(protobuf(signal, body)?),
+        (Signal::Logs, Encoding::Protobuf) => Payload::Logs(protobuf(signal, body)?),
+        (Signal::Traces, Encoding::Json) => {
+            Payload::Traces(json::<ExportTraceServiceRequest>(signal, body)?)
+        }
+        (Signal::Metrics, Encoding::Json) => {
+            Payload::Metrics(json::<ExportMetricsServiceRequest>(signal, body)?)
+        }
+        (Signal::Logs, Encoding::Json) => {
+            Payload::Logs(json::<ExportLogsServiceRequest>(signal, body)?)
+        }
+    };
+    wellformed::check(&payload)?;
+    Ok(payload)
+}
+
+fn protobuf<T: Message + Default>(signal: Signal, body: &[u8]) -> Result<T, DecodeError> {
+    T::decode(body).map_err(|source| DecodeError::Protobuf {
+        request_type: request_type(signal),
+        source,
+    })
+}
+
+fn json<T: DeserializeOwned + Default>(signal: Signal, body: &[u8]) -> Result<T, DecodeError> {
+    // An empty body is an empty request, as it is in protobuf.
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|source| DecodeError::Json {
+        request_type: request_type(signal),
+        source,
+    })
+}
+
+/// Items the pipeline refused, reported to the client as `partial_success`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejected {
+    pub items: u64,
+    pub message: String,
+}
+
+pub fn encode_response(signal: Signal, encoding: Encoding, rejected: Option<Rejected>) -> Vec<u8> {
+    let rejected = rejected.unwrap_or_default();
+    let count = i64::try_from(rejected.items).unwrap_or(i64::MAX);
+    let message = rejected.message;
+    let partial = count > 0 || !message.is_empty();
+    match signal {
+        Signal::Traces => encode(
+            encoding,
+            &ExportTraceServiceResponse {
+                partial_success: partial.then_some(ExportTracePartialSuccess {
+                    rejected_spans: count,
+                    error_message: message,
+                }),
+            },
+        ),
+        Signal::Metrics => encode(
+            encoding,
+            &ExportMetricsServiceResponse {
+                partial_success: partial.then_some(ExportMetricsPartialSuccess {
+                    rejected_data_points: count,
+                    error_message: message,
+                }),
+            },
+        ),
+        Signal::Logs => encode(
+            encoding,
+            &ExportLogsServiceResponse {
+                partial_success: partial.then_some(ExportLogsPartialSuccess {
+                    rejected_log_records: count,
+                    error_message: message,
+                }),
+            },
+        ),
+    }
+}
+
+fn encode<T: Message + serde::Serialize>(encoding: Encoding, response: &T) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => response.encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(response).unwrap_or_else(|_| b"{}".to_vec()),
+    }
+}

@@ -1,0 +1,271 @@
+//! OTLP/gRPC: the three collector services. The message bytes are decoded here rather than by
+//! tonic's codec, so that a malformed message gets INVALID_ARGUMENT, as the OTLP specification
+//! asks, instead of tonic's INTERNAL.
+
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Bytes;
+use bytes::{Buf, BufMut};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::{Code, Status};
+
+use super::auth::BearerAuth;
+use super::decode::{decode, encode_response, Encoding};
+use super::status::{RpcCode, RpcStatus, RETRY_AFTER};
+use super::GrpcConfig;
+use crate::config::ComponentId;
+use crate::pipeline::admission::{Admission, Refusal};
+use crate::pipeline::batch::Signal;
+use crate::pipeline::StartError;
+
+struct Shared {
+    admission: Admission,
+    auth: Option<BearerAuth>,
+    max_message_size: usize,
+}
+
+pub async fn start(
+    config: &GrpcConfig,
+    id: &ComponentId,
+    admission: Admission,
+    auth: Option<BearerAuth>,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<()>, StartError> {
+    let listener = tokio::net::TcpListener::bind(&config.endpoint)
+        .await
+        .map_err(|e| {
+            StartError::new(
+                id,
+                format!("cannot listen on {} for gRPC: {e}", config.endpoint),
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| config.endpoint.clone(), |a| a.to_string());
+    let shared = Arc::new(Shared {
+        admission,
+        auth,
+        max_message_size: usize::try_from(config.max_recv_msg_size.as_u64()).unwrap_or(usize::MAX),
+    });
+    #[allow(unused_mut)]
+    let mut builder = tonic::transport::Server::builder();
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &config.tls {
+        let identity = super::tls::identity(tls).map_err(|e| StartError::new(id, e))?;
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| StartError::new(id, format!("invalid TLS settings: {e}")))?;
+    }
+    let router = builder
+        .add_service(OtlpService::<Traces>::new(shared.clone()))
+        .add_service(OtlpService::<Metrics>::new(shared.clone()))
+        .add_service(OtlpService::<Logs>::new(shared));
+    tracing::info!(receiver = %id, %address, tls = config.tls.is_some(), "OTLP/gRPC receiver listening");
+    let id = id.clone();
+    Ok(tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+            .await
+        {
+            tracing::error!(receiver = %id, error = %e, "OTLP/gRPC server failed");
+        }
+    }))
+}
+
+pub trait OtlpSignal: Send + Sync + 'static {
+    const SERVICE: &'static str;
+    const SIGNAL: Signal;
+}
+
+pub struct Traces;
+pub struct Metrics;
+pub struct Logs;
+
+impl OtlpSignal for Traces {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const SIGNAL: Signal = Signal::Traces;
+}
+
+impl OtlpSignal for Metrics {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    const SIGNAL: Signal = Signal::Metrics;
+}
+
+impl OtlpSignal for Logs {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    const SIGNAL: Signal = Signal::Logs;
+}
+
+struct OtlpService<S> {
+    shared: Arc<Shared>,
+    signal: PhantomData<fn() -> S>,
+}
+
+impl<S> OtlpService<S> {
+    fn new(shared: Arc<Shared>) -> Self {
+        OtlpService {
+            shared,
+            signal: PhantomData,
+        }
+    }
+}
+
+impl<S> Clone for OtlpService<S> {
+    fn clone(&self) -> Self {
+        OtlpService::new(self.shared.clone())
+    }
+}
+
+impl<S: OtlpSignal> NamedService for OtlpService<S> {
+    const NAME: &'static str = S::SERVICE;
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for OtlpService<S>
+where
+    S: OtlpSignal,
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let method = request.uri().path().rsplit('/').next().unwrap_or_default();
+            if method != "Export" {
+                let status =
+                    Status::unimplemented(format!("{} has no method {method:?}", S::SERVICE));
+                return Ok(status.into_http());
+            }
+            let max = shared.max_message_size;
+            let mut grpc = Grpc::new(RawCodec)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .accept_compressed(CompressionEncoding::Deflate)
+                .max_decoding_message_size(max);
+            Ok(grpc.unary(Export::<S>::new(shared), request).await)
+        })
+    }
+}
+
+struct Export<S> {
+    shared: Arc<Shared>,
+    signal: PhantomData<fn() -> S>,
+}
+
+impl<S> Export<S> {
+    fn new(shared: Arc<Shared>) -> Self {
+        Export {
+            shared,
+            signal: PhantomData,
+        }
+    }
+}
+
+impl<S: OtlpSignal> UnaryService<Bytes> for Export<S> {
+    type Response = Bytes;
+    type Future = BoxFuture<Result<tonic::Response<Bytes>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move { export(&shared, S::SIGNAL, request) })
+    }
+}
+
+fn export(
+    shared: &Shared,
+    signal: Signal,
+    request: tonic::Request<Bytes>,
+) -> Result<tonic::Response<Bytes>, Status> {
+    let admission = &shared.admission;
+    if let Some(auth) = &shared.auth {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .map(|v| v.as_bytes());
+        if let Err(e) = auth.check(header) {
+            admission.refused_request(signal, "unauthenticated");
+            return Err(Status::unauthenticated(e.to_string()));
+        }
+    }
+    let payload = decode(signal, Encoding::Protobuf, request.get_ref()).map_err(|e| {
+        admission.refused_request(signal, "malformed");
+        Status::invalid_argument(e.to_string())
+    })?;
+    match admission.admit(payload) {
+        Ok(()) => Ok(tonic::Response::new(Bytes::from(encode_response(
+            signal,
+            Encoding::Protobuf,
+            None,
+        )))),
+        Err(refusal) => Err(refused(refusal)),
+    }
+}
+
+fn refused(refusal: Refusal) -> Status {
+    let (code, rpc_code) = match refusal {
+        Refusal::NoPipeline(_) => return Status::unimplemented(refusal.to_string()),
+        Refusal::Full => (Code::ResourceExhausted, RpcCode::ResourceExhausted),
+        Refusal::Closed => (Code::Unavailable, RpcCode::Unavailable),
+    };
+    let message = refusal.to_string();
+    let details = RpcStatus::new(rpc_code, message.clone()).with_retry_after(RETRY_AFTER);
+    Status::with_details(
+        code,
+        message,
+        prost::Message::encode_to_vec(&details).into(),
+    )
+}
+
+/// Passes message bytes through untouched.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
