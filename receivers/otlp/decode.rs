@@ -58,8 +58,11 @@ pub enum DecodeError {
         request_type: &'static str,
         source: serde_json::Error,
     },
-    #[error(transparent)]
-    Malformed(#[from] wellformed::Malformed),
+    #[error("the {request_type} is malformed at {source}")]
+    Malformed {
+        request_type: &'static str,
+        source: wellformed::Malformed,
+    },
 }
 
 pub fn request_type(signal: Signal) -> &'static str {
@@ -85,7 +88,10 @@ pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Payload
             Payload::Logs(json::<ExportLogsServiceRequest>(signal, body)?)
         }
     };
-    wellformed::check(&payload)?;
+    wellformed::check(&payload).map_err(|source| DecodeError::Malformed {
+        request_type: request_type(signal),
+        source,
+    })?;
     Ok(payload)
 }
 

@@ -9,6 +9,7 @@ Exits 1 if the exporter reported any failed export.
 
 import argparse
 import logging
+import os
 import sys
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -66,6 +67,9 @@ def exporter_kwargs(args, signal_path):
     kwargs["endpoint"] = f"{args.endpoint}/v1/{signal_path}"
     if args.certificate:
         kwargs["certificate_file"] = args.certificate
+        # requests lets these variables win over the session's CA file when they are set.
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        os.environ.pop("CURL_CA_BUNDLE", None)
     if headers:
         kwargs["headers"] = headers
     if args.compression == "gzip":

@@ -299,13 +299,19 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs one of the Python clients in `tests/clients` with the project's virtualenv.
-pub fn run_client(script: &str, args: &[&str]) -> Output {
-    let output = Command::new(python())
+/// Runs one of the Python clients in `tests/clients` with the project's virtualenv, whatever
+/// its exit status.
+pub fn run_client_unchecked(script: &str, args: &[&str]) -> Output {
+    Command::new(python())
         .arg(project_root().join("tests/clients").join(script))
         .args(args)
         .output()
-        .expect("running the Python client");
+        .expect("running the Python client")
+}
+
+/// Runs one of the Python clients and fails the test if it fails.
+pub fn run_client(script: &str, args: &[&str]) -> Output {
+    let output = run_client_unchecked(script, args);
     assert!(
         output.status.success(),
         "{script} failed ({}):\n{}",
