@@ -90,6 +90,40 @@ fn gauge_request() -> ExportMetricsServiceRequest {
     }
 }
 
+struct BadRequest {
+    what: &'static str,
+    path: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    status: u16,
+    message: &'static str,
+}
+
+impl BadRequest {
+    fn new(what: &'static str, path: &'static str, content_type: &str, body: &[u8]) -> BadRequest {
+        BadRequest {
+            what,
+            path,
+            headers: vec![("content-type", content_type.to_string())],
+            body: body.to_vec(),
+            status: 0,
+            message: "",
+        }
+    }
+
+    fn encoded(mut self, encoding: &str) -> BadRequest {
+        self.headers
+            .push(("content-encoding", encoding.to_string()));
+        self
+    }
+
+    fn answers(mut self, status: u16, message: &'static str) -> BadRequest {
+        self.status = status;
+        self.message = message;
+        self
+    }
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(data).unwrap();
@@ -134,34 +168,57 @@ fn bad_http_requests_get_their_status_and_the_agent_keeps_serving() {
     let huge_label = "x".repeat(2 * 1024 * 1024);
     let oversized = traces(&huge_label).encode_to_vec();
 
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
-        ("truncated protobuf", "/v1/traces", vec![("content-type", PROTOBUF)], valid[..valid.len() - 5].to_vec(), 400, "did not decode"),
-        ("protobuf of the wrong message type", "/v1/traces", vec![("content-type", PROTOBUF)], gauge_request().encode_to_vec(), 400, "ExportTraceServiceRequest"),
-        ("invalid JSON", "/v1/traces", vec![("content-type", JSON)], br#"{"resourceSpans": [ {"#.to_vec(), 400, "did not parse"),
-        (
+    let cases = [
+        BadRequest::new("truncated protobuf", "/v1/traces", PROTOBUF, &valid[..valid.len() - 5]).answers(400, "did not decode"),
+        BadRequest::new("protobuf of the wrong message type", "/v1/traces", PROTOBUF, &gauge_request().encode_to_vec())
+            .answers(400, "ExportTraceServiceRequest"),
+        BadRequest::new("invalid JSON", "/v1/traces", JSON, br#"{"resourceSpans": [ {"#).answers(400, "did not parse"),
+        BadRequest::new(
             "a JSON trace id that is not hex",
             "/v1/traces",
-            vec![("content-type", JSON)],
-            br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz0102030405060708090a0b0c0d0e0f","spanId":"0102030405060708","name":"x"}]}]}]}"#.to_vec(),
-            400,
-            "did not parse",
-        ),
-        (
+            JSON,
+            br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz0102030405060708090a0b0c0d0e0f","spanId":"0102030405060708","name":"x"}]}]}]}"#,
+        )
+        .answers(400, "did not parse"),
+        BadRequest::new(
             "a data point whose value did not decode",
             "/v1/metrics",
-            vec![("content-type", JSON)],
-            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"cpu","gauge":{"dataPoints":[{"asInt":"x"}]}}]}]}]}"#.to_vec(),
-            400,
-            "gauge.dataPoints[0]: expected a value",
-        ),
-        ("a gzip body that is not gzip", "/v1/traces", vec![("content-type", PROTOBUF), ("content-encoding", "gzip")], b"this is not gzip at all".to_vec(), 400, "did not decompress"),
-        ("a gzip bomb", "/v1/traces", vec![("content-type", PROTOBUF), ("content-encoding", "gzip")], bomb, 413, "inflates past the limit of 1048576 bytes"),
-        ("an oversized body", "/v1/traces", vec![("content-type", PROTOBUF)], oversized, 413, "exceeds the limit of 1048576 bytes"),
-        ("an unknown content type", "/v1/traces", vec![("content-type", "text/plain")], valid.clone(), 415, "expected Content-Type application/x-protobuf or application/json"),
-        ("an unknown content encoding", "/v1/traces", vec![("content-type", PROTOBUF), ("content-encoding", "br")], valid.clone(), 415, "Content-Encoding"),
+            JSON,
+            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"cpu","gauge":{"dataPoints":[{"asInt":"x"}]}}]}]}]}"#,
+        )
+        .answers(400, "gauge.dataPoints[0]: expected a value"),
+        BadRequest::new("a gzip body that is not gzip", "/v1/traces", PROTOBUF, b"this is not gzip at all")
+            .encoded("gzip")
+            .answers(400, "did not decompress"),
+        BadRequest::new("a gzip bomb", "/v1/traces", PROTOBUF, &bomb)
+            .encoded("gzip")
+            .answers(413, "inflates past the limit of 1048576 bytes"),
+        BadRequest::new("an oversized body", "/v1/traces", PROTOBUF, &oversized)
+            .answers(413, "exceeds the limit of 1048576 bytes"),
+        BadRequest::new("an unknown content type", "/v1/traces", "text/plain", &valid)
+            .answers(415, "expected Content-Type application/x-protobuf or application/json"),
+        BadRequest::new("an unknown content encoding", "/v1/traces", PROTOBUF, &valid)
+            .encoded("br")
+            .answers(415, "Content-Encoding"),
     ];
-    for (what, path, headers, body, status, message) in &cases {
-        let response = post(&agent, path, headers, body);
+    for BadRequest {
+        what,
+        path,
+        headers,
+        body,
+        status,
+        message,
+    } in &cases
+    {
+        let response = post(
+            &agent,
+            path,
+            &headers
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+            body,
+        );
         assert_eq!(response.status, *status, "{what}: {}", response.text());
         let text = match response.header("content-type") {
             Some(PROTOBUF) => {
