@@ -23,7 +23,7 @@ pub struct FileExporterConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
-    /// One `Export*ServiceRequest` in OTLP/JSON per line.
+    /// One `Export*ServiceRequest` in OTLP/JSON per line; dead letters one DLQ message per line.
     #[default]
     Json,
     /// Each request as protobuf after its length as a 4-byte big-endian integer.
@@ -124,16 +124,24 @@ impl FileExporter {
 
     async fn write(&mut self, payload: &Payload) -> Result<(), FileExporterError> {
         let bytes = match self.format {
-            FileFormat::Json => {
-                let mut line = match payload {
-                    Payload::Traces(r) => serde_json::to_vec(r),
-                    Payload::Metrics(r) => serde_json::to_vec(r),
-                    Payload::Logs(r) => serde_json::to_vec(r),
+            FileFormat::Json => match payload {
+                Payload::DeadLetters(dead) => dead
+                    .letters
+                    .iter()
+                    .flat_map(|letter| {
+                        let mut line = letter.to_json();
+                        line.push(b'\n');
+                        line
+                    })
+                    .collect(),
+                data => {
+                    let mut line = data.to_otlp_json().ok_or_else(|| {
+                        self.write_error(std::io::Error::other("no OTLP/JSON form"))
+                    })?;
+                    line.push(b'\n');
+                    line
                 }
-                .map_err(|e| self.write_error(std::io::Error::other(e)))?;
-                line.push(b'\n');
-                line
-            }
+            },
             FileFormat::Proto => {
                 let encoded = payload.encode_protobuf();
                 let length = u32::try_from(encoded.len())

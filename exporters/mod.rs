@@ -49,6 +49,20 @@ impl ComponentConfig for ExporterConfig {
             ExporterConfig::File(config) => config.validate(),
         }
     }
+
+    fn takes_data(&self) -> bool {
+        match self {
+            ExporterConfig::Kafka(config) => config.encoding != kafka::Encoding::DlqJson,
+            ExporterConfig::File(_) => true,
+        }
+    }
+
+    fn takes_dead_letters(&self) -> bool {
+        match self {
+            ExporterConfig::Kafka(config) => config.encoding == kafka::Encoding::DlqJson,
+            ExporterConfig::File(config) => config.format == file::FileFormat::Json,
+        }
+    }
 }
 
 impl ExporterConfig {

@@ -1,13 +1,18 @@
-//! `batch`: merges small batches into larger ones, flushing at a size or after a timeout.
+//! `batch`: merges small batches into larger ones, flushing at a size or after a timeout,
+//! optionally one batch per resource key, never past a maximum of items or encoded bytes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use bytesize::ByteSize;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::ProcessorCounters;
 use crate::config::ConfigError;
 use crate::pipeline::batch::Batch;
+use crate::pipeline::chunk::{chunk, group_by_resource};
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::StageContext;
 use crate::telemetry::names;
@@ -17,16 +22,26 @@ use crate::telemetry::names;
 pub struct BatchConfig {
     /// Items (spans, data points, log records) that trigger a flush.
     pub send_batch_size: usize,
+    /// No batch holds more items; larger inputs are split. 0: no limit.
+    pub send_batch_max_size: usize,
+    /// No batch encodes to more bytes (unless a single item does), so that it fits what the
+    /// exporter can send.
+    pub send_batch_max_bytes: Option<ByteSize>,
     /// How long the first item of a batch may wait for the rest.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// `resource:<attribute>` keys: one batch per distinct combination of their values.
+    pub batch_by: Vec<String>,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig {
             send_batch_size: 8192,
+            send_batch_max_size: 0,
+            send_batch_max_bytes: None,
             timeout: Duration::from_millis(200),
+            batch_by: Vec::new(),
         }
     }
 }
@@ -40,60 +55,119 @@ impl BatchConfig {
                 "expected at least 1 item, found 0",
             ));
         }
+        if self.send_batch_max_size != 0 && self.send_batch_max_size < self.send_batch_size {
+            errors.push(ConfigError::new(
+                "send_batch_max_size",
+                format!(
+                    "expected 0 (no limit) or at least send_batch_size ({}), found {}",
+                    self.send_batch_size, self.send_batch_max_size
+                ),
+            ));
+        }
+        if self.send_batch_max_bytes.is_some_and(|b| b.as_u64() == 0) {
+            errors.push(ConfigError::new(
+                "send_batch_max_bytes",
+                "expected a size above zero, found 0",
+            ));
+        }
         if self.timeout.is_zero() {
             errors.push(ConfigError::new(
                 "timeout",
                 "expected a duration above zero, found 0s",
             ));
         }
+        for (index, key) in self.batch_by.iter().enumerate() {
+            if key.strip_prefix("resource:").is_none_or(str::is_empty) {
+                errors.push(ConfigError::new(
+                    format!("batch_by[{index}]"),
+                    format!("expected resource:<attribute>, found {key:?}"),
+                ));
+            }
+        }
         errors
     }
+
+    fn max_items(&self) -> usize {
+        if self.send_batch_max_size == 0 {
+            usize::MAX
+        } else {
+            self.send_batch_max_size
+        }
+    }
+
+    fn max_bytes(&self) -> usize {
+        self.send_batch_max_bytes.map_or(usize::MAX, |b| {
+            usize::try_from(b.as_u64()).unwrap_or(usize::MAX)
+        })
+    }
+}
+
+struct Pending {
+    batch: Batch,
+    bytes: usize,
+    flush_at: Instant,
 }
 
 pub struct BatchProcessor {
     config: BatchConfig,
+    keys: Vec<String>,
     context: StageContext,
-    pending: Option<Batch>,
-    flush_at: Option<Instant>,
+    counters: ProcessorCounters,
+    pending: BTreeMap<Vec<String>, Pending>,
 }
 
 impl BatchProcessor {
     pub fn new(config: BatchConfig, context: StageContext) -> BatchProcessor {
+        let keys = config
+            .batch_by
+            .iter()
+            .filter_map(|k| k.strip_prefix("resource:").map(str::to_string))
+            .collect();
+        let counters = ProcessorCounters::new(&context.id, &context.pipeline);
         BatchProcessor {
             config,
+            keys,
             context,
-            pending: None,
-            flush_at: None,
+            counters,
+            pending: BTreeMap::new(),
         }
     }
 
     pub async fn run(mut self, mut input: mpsc::Receiver<Batch>, output: Fanout) {
         let deadline_passed = self.context.deadline_passed.clone();
         loop {
-            let flush_at = self.flush_at;
+            let next_flush = self.pending.values().map(|p| p.flush_at).min();
             tokio::select! {
                 biased;
                 _ = deadline_passed.cancelled() => break,
                 received = input.recv() => match received {
                     Some(batch) => {
-                        self.count(names::PROCESSOR_RECEIVED, batch.items());
-                        if let Some(full) = self.add(batch) {
-                            if !self.send(&output, full).await {
-                                break;
+                        self.counters.received.increment(batch.items() as u64);
+                        for ready in self.add(batch) {
+                            if !self.send(&output, ready).await {
+                                return self.give_up(input);
                             }
                         }
                     }
                     None => {
-                        if let Some(rest) = self.take() {
-                            self.send(&output, rest).await;
+                        let mut rest = std::mem::take(&mut self.pending).into_values();
+                        while let Some(pending) = rest.next() {
+                            if !self.send(&output, pending.batch).await {
+                                let left: usize = rest.map(|p| p.batch.items()).sum();
+                                self.counters.undrained.increment(left as u64);
+                                break;
+                            }
                         }
                         return;
                     }
                 },
-                _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
-                    if let Some(due) = self.take() {
-                        if !self.send(&output, due).await {
-                            break;
+                _ = sleep_until(next_flush.unwrap_or_else(Instant::now)), if next_flush.is_some() => {
+                    let now = Instant::now();
+                    let due: Vec<_> = self.pending.iter().filter(|(_, p)| p.flush_at <= now).map(|(k, _)| k.clone()).collect();
+                    for key in due {
+                        let Some(pending) = self.pending.remove(&key) else { continue };
+                        if !self.send(&output, pending.batch).await {
+                            return self.give_up(input);
                         }
                     }
                 }
@@ -102,54 +176,75 @@ impl BatchProcessor {
         self.give_up(input);
     }
 
-    /// Returns a batch to send once the size is reached.
-    fn add(&mut self, batch: Batch) -> Option<Batch> {
-        match &mut self.pending {
-            Some(pending) => {
-                pending.context.items += batch.context.items;
-                if let Err(e) = pending.payload.append(batch.payload) {
+    /// Takes a batch in; returns the batches now ready to go, in order.
+    fn add(&mut self, batch: Batch) -> Vec<Batch> {
+        let template = batch.clone_context_only();
+        let parts = if self.keys.is_empty() {
+            BTreeMap::from([(Vec::new(), batch.payload)])
+        } else {
+            group_by_resource(batch.payload, &self.keys)
+        };
+        let (max_items, max_bytes) = (self.config.max_items(), self.config.max_bytes());
+        let mut ready = Vec::new();
+        for (key, payload) in parts {
+            let mut bytes = if max_bytes == usize::MAX {
+                0
+            } else {
+                payload.encoded_len()
+            };
+            let pieces = if payload.item_count() > max_items || bytes > max_bytes {
+                chunk(payload, max_items, max_bytes)
+            } else {
+                vec![payload]
+            };
+            for piece in pieces {
+                if max_bytes != usize::MAX {
+                    bytes = piece.encoded_len();
+                }
+                let piece = template.clone_context_only().with_payload(piece);
+                let overflows = self.pending.get(&key).is_some_and(|p| {
+                    p.batch.items() + piece.items() > max_items || p.bytes + bytes > max_bytes
+                });
+                if overflows {
+                    ready.extend(self.pending.remove(&key).map(|p| p.batch));
+                }
+                let timeout = self.config.timeout;
+                let pending = self.pending.entry(key.clone()).or_insert_with(|| Pending {
+                    batch: template.clone_context_only(),
+                    bytes: 0,
+                    flush_at: Instant::now() + timeout,
+                });
+                pending.batch.context.items += piece.items();
+                pending.bytes += bytes;
+                if let Err(e) = pending.batch.payload.append(piece.payload) {
                     unreachable!("a pipeline carries one signal: {e}");
                 }
-            }
-            None => {
-                self.pending = Some(batch);
-                self.flush_at = Some(Instant::now() + self.config.timeout);
+                if pending.batch.items() >= self.config.send_batch_size {
+                    ready.extend(self.pending.remove(&key).map(|p| p.batch));
+                }
             }
         }
-        let full = self
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.items() >= self.config.send_batch_size);
-        if full {
-            self.take()
-        } else {
-            None
-        }
-    }
-
-    fn take(&mut self) -> Option<Batch> {
-        self.flush_at = None;
-        self.pending.take()
+        ready
     }
 
     /// False when the shutdown deadline passed or the next stage is gone.
     async fn send(&mut self, output: &Fanout, batch: Batch) -> bool {
-        let items = batch.items();
+        let items = batch.items() as u64;
         metrics::histogram!(names::BATCH_SIZE, "processor" => self.context.id.to_string(), "pipeline" => self.context.pipeline.clone())
             .record(items as f64);
         tokio::select! {
             biased;
             _ = self.context.deadline_passed.cancelled() => {
-                self.count(names::PROCESSOR_UNDRAINED, items);
+                self.counters.undrained.increment(items);
                 false
             }
             sent = output.send(batch) => match sent {
                 Ok(()) => {
-                    self.count(names::PROCESSOR_SENT, items);
+                    self.counters.passed.increment(items);
                     true
                 }
                 Err(e) => {
-                    self.count(names::PROCESSOR_UNDRAINED, items);
+                    self.counters.undrained.increment(items);
                     tracing::error!(processor = %self.context.id, pipeline = %self.context.pipeline, items, error = %e, "cannot pass a batch on");
                     false
                 }
@@ -158,20 +253,18 @@ impl BatchProcessor {
     }
 
     fn give_up(mut self, mut input: mpsc::Receiver<Batch>) {
-        let mut items = self.take().map_or(0, |b| b.items());
+        let mut items: usize = std::mem::take(&mut self.pending)
+            .values()
+            .map(|p| p.batch.items())
+            .sum();
         input.close();
         while let Ok(batch) = input.try_recv() {
             items += batch.items();
         }
-        self.count(names::PROCESSOR_UNDRAINED, items);
+        self.counters.undrained.increment(items as u64);
         if items > 0 {
             tracing::warn!(processor = %self.context.id, pipeline = %self.context.pipeline, items, "shutdown deadline passed with items not passed on");
         }
-    }
-
-    fn count(&self, name: &'static str, items: usize) {
-        metrics::counter!(name, "processor" => self.context.id.to_string(), "pipeline" => self.context.pipeline.clone())
-            .increment(items as u64);
     }
 }
 

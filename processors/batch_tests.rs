@@ -51,6 +51,7 @@ fn start_with_output_capacity(
         BatchConfig {
             send_batch_size,
             timeout,
+            ..Default::default()
         },
         context,
     );
@@ -117,6 +118,7 @@ fn validation_names_each_bad_field() {
     let errors = BatchConfig {
         send_batch_size: 0,
         timeout: Duration::ZERO,
+        ..Default::default()
     }
     .validate();
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();

@@ -1,20 +1,30 @@
 //! Processors: the middle of a pipeline. Each type is registered in the one `match` below.
 
 pub mod batch;
+pub mod filter;
+mod items;
+pub mod tag;
+#[cfg(test)]
+mod test_data;
+pub mod validate;
 
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use std::sync::Arc;
 
-use crate::config::{ComponentConfig, ConfigError, Kind};
-use crate::pipeline::batch::{Batch, Signal};
-use crate::pipeline::fanout::Fanout;
-use crate::pipeline::StageContext;
+use metrics::Counter;
 
-pub const TYPES: &[&str] = &["batch"];
+use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
+use crate::pipeline::batch::Signal;
+use crate::pipeline::inline::SharedInline;
+use crate::telemetry::names;
+
+pub const TYPES: &[&str] = &["batch", "tag", "validate", "filter"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessorConfig {
     Batch(batch::BatchConfig),
+    Tag(tag::TagConfig),
+    Validate(validate::ValidateConfig),
+    Filter(filter::FilterConfig),
 }
 
 impl ComponentConfig for ProcessorConfig {
@@ -24,8 +34,12 @@ impl ComponentConfig for ProcessorConfig {
         type_name: &str,
         config: D,
     ) -> Result<Self, D::Error> {
+        use crate::config::or_default;
         match type_name {
-            "batch" => crate::config::or_default(config).map(Self::Batch),
+            "batch" => or_default(config).map(Self::Batch),
+            "tag" => or_default(config).map(Self::Tag),
+            "validate" => or_default(config).map(Self::Validate),
+            "filter" => or_default(config).map(Self::Filter),
             other => Err(serde::de::Error::custom(format!(
                 "unknown processor type {other:?}"
             ))),
@@ -34,30 +48,97 @@ impl ComponentConfig for ProcessorConfig {
 
     fn signals(&self) -> &'static [Signal] {
         match self {
-            ProcessorConfig::Batch(_) => &Signal::ALL,
+            ProcessorConfig::Batch(_) | ProcessorConfig::Tag(_) => &Signal::ALL,
+            ProcessorConfig::Validate(config) => config.signals(),
+            ProcessorConfig::Filter(config) => config.signals(),
         }
     }
 
     fn validate(&self) -> Vec<ConfigError> {
         match self {
             ProcessorConfig::Batch(config) => config.validate(),
+            ProcessorConfig::Tag(config) => config.validate(),
+            ProcessorConfig::Validate(config) => config.validate(),
+            ProcessorConfig::Filter(config) => config.validate(),
         }
     }
+
+    fn needs_dead_letter(&self) -> bool {
+        matches!(self, ProcessorConfig::Validate(c) if c.on_invalid == validate::OnInvalid::DeadLetter)
+    }
+
+    fn must_run_before_queues(&self) -> bool {
+        matches!(self, ProcessorConfig::Validate(c) if c.on_invalid == validate::OnInvalid::RejectRequest)
+    }
+
+    fn queues(&self) -> bool {
+        matches!(self, ProcessorConfig::Batch(_))
+    }
+}
+
+/// How a processor runs: inline (in the receiving task, or as a stage after a queue) or as a
+/// queueing stage task of its own.
+pub enum ProcessorStage {
+    Inline(SharedInline),
+    Batch(batch::BatchConfig),
 }
 
 impl ProcessorConfig {
     /// Each pipeline gets its own instance, as in the OpenTelemetry Collector.
-    pub fn spawn(
-        &self,
-        context: StageContext,
-        input: mpsc::Receiver<Batch>,
-        output: Fanout,
-    ) -> JoinHandle<()> {
+    pub fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
+        let counters = || ProcessorCounters::new(id, pipeline);
         match self {
-            ProcessorConfig::Batch(config) => {
-                let processor = batch::BatchProcessor::new(config.clone(), context);
-                tokio::spawn(processor.run(input, output))
+            ProcessorConfig::Batch(config) => ProcessorStage::Batch(config.clone()),
+            ProcessorConfig::Tag(config) => {
+                ProcessorStage::Inline(Arc::new(tag::TagProcessor::new(config, counters())))
             }
+            ProcessorConfig::Validate(config) => {
+                ProcessorStage::Inline(Arc::new(validate::ValidateProcessor::new(
+                    config,
+                    id.to_string(),
+                    pipeline.to_string(),
+                    counters(),
+                )))
+            }
+            ProcessorConfig::Filter(config) => {
+                ProcessorStage::Inline(Arc::new(filter::FilterProcessor::new(config, counters())))
+            }
+        }
+    }
+}
+
+/// Every item a processor receives ends in exactly one of passed, dropped, dead-lettered or
+/// refused (or, at a shutdown deadline, undrained).
+#[derive(Clone)]
+pub struct ProcessorCounters {
+    pub received: Counter,
+    pub passed: Counter,
+    pub dropped: Counter,
+    pub dead_lettered: Counter,
+    pub refused: Counter,
+    pub undrained: Counter,
+}
+
+impl ProcessorCounters {
+    pub fn new(id: &ComponentId, pipeline: &str) -> ProcessorCounters {
+        let labels = |outcome: &'static str| {
+            [
+                ("processor", id.to_string()),
+                ("pipeline", pipeline.to_string()),
+                ("outcome", outcome.to_string()),
+            ]
+        };
+        let base = [
+            ("processor", id.to_string()),
+            ("pipeline", pipeline.to_string()),
+        ];
+        ProcessorCounters {
+            received: metrics::counter!(names::PROCESSOR_RECEIVED, &base),
+            passed: metrics::counter!(names::PROCESSOR_ITEMS, &labels("passed")),
+            dropped: metrics::counter!(names::PROCESSOR_ITEMS, &labels("dropped")),
+            dead_lettered: metrics::counter!(names::PROCESSOR_ITEMS, &labels("dead_lettered")),
+            refused: metrics::counter!(names::PROCESSOR_ITEMS, &labels("refused")),
+            undrained: metrics::counter!(names::PROCESSOR_ITEMS, &labels("undrained")),
         }
     }
 }

@@ -22,8 +22,8 @@ pub mod names {
     pub const RECEIVER_REFUSED: &str = "tributary_receiver_refused_items_total";
     pub const RECEIVER_REFUSED_REQUESTS: &str = "tributary_receiver_refused_requests_total";
     pub const PROCESSOR_RECEIVED: &str = "tributary_processor_received_items_total";
-    pub const PROCESSOR_SENT: &str = "tributary_processor_sent_items_total";
-    pub const PROCESSOR_UNDRAINED: &str = "tributary_processor_undrained_items_total";
+    /// Labelled by `outcome`: passed, dropped, dead_lettered, refused, undrained.
+    pub const PROCESSOR_ITEMS: &str = "tributary_processor_items_total";
     pub const BATCH_SIZE: &str = "tributary_processor_batch_send_size_items";
     pub const EXPORTER_RECEIVED: &str = "tributary_exporter_received_items_total";
     pub const EXPORTER_SENT: &str = "tributary_exporter_sent_items_total";

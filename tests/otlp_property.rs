@@ -418,12 +418,8 @@ service:
         };
         let json = case % 2 == 1;
         let (content_type, body) = if json {
-            let body = match &payload {
-                Payload::Traces(r) => serde_json::to_vec(r),
-                Payload::Metrics(r) => serde_json::to_vec(r),
-                Payload::Logs(r) => serde_json::to_vec(r),
-            };
-            ("application/json", body.unwrap())
+            let body = payload.to_otlp_json();
+            ("application/json", body.expect("OTLP/JSON"))
         } else {
             ("application/x-protobuf", payload.encode_protobuf())
         };

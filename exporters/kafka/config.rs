@@ -24,6 +24,9 @@ pub enum Encoding {
     /// One record per batch: the signal's `Export*ServiceRequest` as protobuf.
     #[default]
     OtlpProto,
+    /// For a pipeline's `dead_letter`: one record per refused item, in the platform's DLQ
+    /// message format.
+    DlqJson,
 }
 
 /// The platform reference's producer settings; the partitioner puts a key on the partition a

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::encode::{encode, OutRecord};
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
 use crate::config::ComponentId;
 use crate::pipeline::batch::Batch;
@@ -21,7 +21,6 @@ use crate::telemetry::{names, Health};
 /// Encoded bytes (in KiB) handed to librdkafka and not yet acknowledged.
 const MAX_IN_FLIGHT_KIB: u32 = 64 * 1024;
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(10);
-const PROTOBUF: &[u8] = b"application/x-protobuf";
 
 pub struct KafkaExporter {
     id: String,
@@ -87,11 +86,21 @@ impl KafkaExporter {
 
     /// False when the shutdown deadline passed before librdkafka took the batch.
     async fn produce(&self, batch: Batch, deadline_passed: &CancellationToken) -> bool {
-        let items = batch.items();
         metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone())
-            .increment(items as u64);
-        let value = batch.payload.encode_protobuf();
-        let kib = u32::try_from(value.len() / 1024 + 1)
+            .increment(batch.items() as u64);
+        let mut records = encode(batch).into_iter();
+        while let Some(record) = records.next() {
+            if !self.produce_record(record, deadline_passed).await {
+                self.count_undrained(records.map(|r| r.items).sum());
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn produce_record(&self, out: OutRecord, deadline_passed: &CancellationToken) -> bool {
+        let items = out.items;
+        let kib = u32::try_from(out.value.len() / 1024 + 1)
             .unwrap_or(u32::MAX)
             .min(MAX_IN_FLIGHT_KIB);
         let permit = tokio::select! {
@@ -102,18 +111,12 @@ impl KafkaExporter {
             }
             permit = self.in_flight_kib.clone().acquire_many_owned(kib) => permit.expect("never closed"),
         };
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "content-type",
-                value: Some(PROTOBUF),
-            })
-            .insert(Header {
-                key: "signal",
-                value: Some(batch.signal().as_str()),
-            });
-        let mut record = FutureRecord::<(), [u8]>::to(&self.topic)
-            .payload(&value)
-            .headers(headers);
+        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic)
+            .payload(&out.value)
+            .headers(out.headers);
+        if let Some(key) = &out.key {
+            record = record.key(key);
+        }
         loop {
             match self.producer.send_result(record) {
                 Ok(delivery) => {

@@ -2,6 +2,7 @@
 
 mod config;
 mod context;
+mod encode;
 mod exporter;
 mod readiness;
 

@@ -14,6 +14,7 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::wellformed;
+use crate::pipeline::admission::Admitted;
 use crate::pipeline::batch::{Payload, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,17 +114,10 @@ fn json<T: DeserializeOwned + Default>(signal: Signal, body: &[u8]) -> Result<T,
     })
 }
 
-/// Items the pipeline refused, reported to the client as `partial_success`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rejected {
-    pub items: u64,
-    pub message: String,
-}
-
-pub fn encode_response(signal: Signal, encoding: Encoding, rejected: Option<Rejected>) -> Vec<u8> {
-    let rejected = rejected.unwrap_or_default();
-    let count = i64::try_from(rejected.items).unwrap_or(i64::MAX);
-    let message = rejected.message;
+/// The `Export*ServiceResponse`, with `partial_success` when the pipelines refused items.
+pub fn encode_response(signal: Signal, encoding: Encoding, admitted: &Admitted) -> Vec<u8> {
+    let count = i64::try_from(admitted.rejected).unwrap_or(i64::MAX);
+    let message = admitted.reasons.join("; ");
     let partial = count > 0 || !message.is_empty();
     match signal {
         Signal::Traces => encode(

@@ -208,10 +208,10 @@ fn export(
         Status::invalid_argument(e.to_string())
     })?;
     match admission.admit(payload) {
-        Ok(()) => Ok(tonic::Response::new(Bytes::from(encode_response(
+        Ok(admitted) => Ok(tonic::Response::new(Bytes::from(encode_response(
             signal,
             Encoding::Protobuf,
-            None,
+            &admitted,
         )))),
         Err(refusal) => Err(refused(refusal)),
     }
@@ -220,6 +220,7 @@ fn export(
 fn refused(refusal: Refusal) -> Status {
     let (code, rpc_code) = match refusal {
         Refusal::NoPipeline(_) => return Status::unimplemented(refusal.to_string()),
+        Refusal::Invalid(_) => return Status::invalid_argument(refusal.to_string()),
         Refusal::Full => (Code::ResourceExhausted, RpcCode::ResourceExhausted),
         Refusal::Closed => (Code::Unavailable, RpcCode::Unavailable),
     };

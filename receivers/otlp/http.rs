@@ -191,9 +191,9 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
         }
     };
     match admission.admit(payload) {
-        Ok(()) => (
+        Ok(admitted) => (
             [(header::CONTENT_TYPE, encoding.content_type())],
-            encode_response(signal, encoding, None),
+            encode_response(signal, encoding, &admitted),
         )
             .into_response(),
         Err(refusal) => refused(refusal, encoding),
@@ -202,16 +202,18 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
 
 fn refused(refusal: Refusal, encoding: Encoding) -> Response {
     let (status, code) = match refusal {
+        Refusal::Invalid(_) => (StatusCode::BAD_REQUEST, RpcCode::InvalidArgument),
         Refusal::NoPipeline(_) => (StatusCode::NOT_FOUND, RpcCode::Unimplemented),
         Refusal::Full => (StatusCode::TOO_MANY_REQUESTS, RpcCode::ResourceExhausted),
         Refusal::Closed => (StatusCode::SERVICE_UNAVAILABLE, RpcCode::Unavailable),
     };
+    let retryable = matches!(refusal, Refusal::Full | Refusal::Closed);
     let mut body = RpcStatus::new(code, refusal.to_string());
-    if status != StatusCode::NOT_FOUND {
+    if retryable {
         body = body.with_retry_after(RETRY_AFTER);
     }
     let mut response = status_response(status, encoding, &body);
-    if status != StatusCode::NOT_FOUND {
+    if retryable {
         let seconds = HeaderValue::from(RETRY_AFTER.as_secs());
         response.headers_mut().insert(header::RETRY_AFTER, seconds);
     }

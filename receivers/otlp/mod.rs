@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::AuthConfig;
-pub use decode::{decode, encode_response, Encoding, Rejected};
+pub use decode::{decode, encode_response, Encoding};
 
 use crate::config::{enabled_with_defaults, host_port_problem, ComponentId, ConfigError};
 use crate::pipeline::admission::Admission;

@@ -40,6 +40,7 @@ pub fn check(payload: &Payload) -> Result<(), Malformed> {
                 }
             }
         }
+        Payload::DeadLetters(_) => {}
         Payload::Logs(request) => {
             for (r, resource) in request.resource_logs.iter().enumerate() {
                 for (s, scope) in resource.scope_logs.iter().enumerate() {

@@ -41,6 +41,8 @@ pub struct Pipeline {
     pub receivers: Vec<ComponentId>,
     pub processors: Vec<ComponentId>,
     pub exporters: Vec<ComponentId>,
+    /// Exporters that receive what the pipeline's stages refuse, as dead letters.
+    pub dead_letter: Vec<ComponentId>,
 }
 
 impl Config {
@@ -102,6 +104,31 @@ pub trait ComponentConfig: Sized {
 
     /// Every problem, each with its path relative to the component.
     fn validate(&self) -> Vec<ConfigError>;
+
+    /// For exporters: whether a pipeline may list it under `exporters`...
+    fn takes_data(&self) -> bool {
+        true
+    }
+
+    /// ...and under `dead_letter`.
+    fn takes_dead_letters(&self) -> bool {
+        false
+    }
+
+    /// For processors: sends refused items to the pipeline's `dead_letter` exporters.
+    fn needs_dead_letter(&self) -> bool {
+        false
+    }
+
+    /// For processors: answers the client itself, so it must run before any queueing stage.
+    fn must_run_before_queues(&self) -> bool {
+        false
+    }
+
+    /// For processors: holds items in a queue of its own (a batch processor).
+    fn queues(&self) -> bool {
+        false
+    }
 }
 
 /// A component written with no body (`batch:`) takes its defaults.

@@ -62,7 +62,9 @@ where
             receivers: resolver.list("receivers", &pipeline.receivers, receivers, true),
             processors: resolver.list("processors", &pipeline.processors, processors, false),
             exporters: resolver.list("exporters", &pipeline.exporters, exporters, true),
+            dead_letter: resolver.list("dead_letter", &pipeline.dead_letter, exporters, false),
         };
+        check_processor_order(&path, &resolved, processors, errors);
         pipelines.push(resolved);
     }
     report_unused(receivers, &used, errors);
@@ -127,9 +129,55 @@ impl Resolver<'_> {
                 self.errors.push(error(format!("{name:?} is listed twice")));
                 continue;
             }
+            if field == "exporters" && !config.takes_data() {
+                self.errors.push(error(format!(
+                    "exporter {name:?} writes dead letters only; list it under dead_letter"
+                )));
+                continue;
+            }
+            if field == "dead_letter" && !config.takes_dead_letters() {
+                self.errors.push(error(format!(
+                    "exporter {name:?} cannot write dead letters; use a kafka exporter with encoding: dlq_json, or a file exporter with format: json"
+                )));
+                continue;
+            }
             ids.push(id.clone());
         }
         ids
+    }
+}
+
+/// Processor placement rules that need the whole pipeline.
+fn check_processor_order<P: ComponentConfig>(
+    path: &str,
+    pipeline: &Pipeline,
+    processors: &Parsed<P>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let mut queued_before: Option<&ComponentId> = None;
+    for id in &pipeline.processors {
+        let Some((_, config)) = processors.by_name.get(&id.to_string()) else {
+            continue;
+        };
+        if config.needs_dead_letter() && pipeline.dead_letter.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.dead_letter"),
+                format!("processor {:?} sends what it refuses to the dead letter, but the pipeline lists no dead_letter exporter", id.to_string()),
+            ));
+        }
+        if let (true, Some(queue)) = (config.must_run_before_queues(), queued_before) {
+            errors.push(ConfigError::new(
+                format!("{path}.processors"),
+                format!(
+                    "processor {:?} refuses whole requests, so it must come before {:?}, which answers the client first",
+                    id.to_string(),
+                    queue.to_string()
+                ),
+            ));
+        }
+        if config.queues() && queued_before.is_none() {
+            queued_before = Some(id);
+        }
     }
 }
 

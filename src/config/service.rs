@@ -31,6 +31,8 @@ pub struct PipelineSection {
     pub processors: Vec<Spanned<String>>,
     #[serde(default)]
     pub exporters: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub dead_letter: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -7,10 +7,11 @@ use metrics::Counter;
 
 use super::batch::{Batch, Payload, Signal};
 use super::fanout::FanoutError;
+use super::inline::{run_chain, Outcome};
 use super::Routes;
 use crate::telemetry::names;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("no {0} pipeline takes data from this receiver")]
     NoPipeline(Signal),
@@ -18,16 +19,37 @@ pub enum Refusal {
     Full,
     #[error("the agent is shutting down; retry later")]
     Closed,
+    /// A processor refuses whole requests that hold an invalid item (`on_invalid: reject_request`).
+    #[error("the request holds invalid items: {0}")]
+    Invalid(String),
 }
 
 impl Refusal {
-    pub fn reason(self) -> &'static str {
+    pub fn reason(&self) -> &'static str {
         match self {
             Refusal::NoPipeline(_) => "no_pipeline",
             Refusal::Full => "queue_full",
             Refusal::Closed => "shutting_down",
+            Refusal::Invalid(_) => "invalid",
         }
     }
+}
+
+impl From<FanoutError> for Refusal {
+    fn from(e: FanoutError) -> Refusal {
+        match e {
+            FanoutError::Full => Refusal::Full,
+            FanoutError::Closed => Refusal::Closed,
+        }
+    }
+}
+
+/// What happened to an accepted request: how many items the pipelines refused as invalid,
+/// and the first reasons, for the client's `partial_success`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admitted {
+    pub rejected: usize,
+    pub reasons: Vec<String>,
 }
 
 struct SignalCounters {
@@ -69,31 +91,71 @@ impl Admission {
         &self.counters[signal as usize]
     }
 
-    /// All or nothing: the batch reaches every pipeline of its signal or none.
-    pub fn admit(&self, payload: Payload) -> Result<(), Refusal> {
+    /// All or nothing: the batch reaches every pipeline of its signal or none. Room is
+    /// reserved in every pipeline's first queue and dead-letter queue before any processing,
+    /// so that a refused request leaves no trace a retry would duplicate.
+    pub fn admit(&self, payload: Payload) -> Result<Admitted, Refusal> {
         let signal = payload.signal();
         let batch = Batch::new(payload, self.receiver.clone());
         let items = batch.items() as u64;
         let counters = self.counters(signal);
         counters.received.increment(items);
         if items == 0 {
-            return Ok(());
+            return Ok(Admitted::default());
         }
-        let outcome = match self.routes.get(signal) {
-            None => Err(Refusal::NoPipeline(signal)),
-            Some(route) => route.try_send(batch).map_err(|e| match e {
-                FanoutError::Full => Refusal::Full,
-                FanoutError::Closed => Refusal::Closed,
-            }),
-        };
-        match outcome {
-            Ok(()) => counters.accepted.increment(items),
+        match self.route(batch) {
+            Ok(admitted) => {
+                counters.accepted.increment(items);
+                Ok(admitted)
+            }
             Err(refusal) => {
                 counters.refused.increment(items);
                 self.refused_request(signal, refusal.reason());
+                Err(refusal)
             }
         }
-        outcome
+    }
+
+    fn route(&self, batch: Batch) -> Result<Admitted, Refusal> {
+        let signal = batch.signal();
+        let entries = self.routes.get(signal).ok_or(Refusal::NoPipeline(signal))?;
+        let mut reserved = Vec::with_capacity(entries.len());
+        for entry in entries {
+            reserved.push((entry.next.try_reserve()?, entry.dead_letter.try_reserve()?));
+        }
+        let template = batch.clone_context_only();
+        let mut results = Vec::with_capacity(entries.len());
+        let mut remaining = Some(batch);
+        for (index, entry) in entries.iter().enumerate() {
+            let input = if index + 1 == entries.len() {
+                remaining.take()
+            } else {
+                remaining.clone()
+            };
+            let mut outcome = Outcome::default();
+            let passed = input.and_then(|b| run_chain(&entry.inline, b, &mut outcome));
+            if let Some(reason) = outcome.reject_request.take() {
+                return Err(Refusal::Invalid(reason));
+            }
+            results.push((passed, outcome));
+        }
+        let mut admitted = Admitted::default();
+        for ((next, dead_letter), (passed, mut outcome)) in reserved.into_iter().zip(results) {
+            if let Some(passed) = passed {
+                next.send(passed);
+            }
+            if let Some(letters) = outcome.take_dead_letters(&template) {
+                dead_letter.send(letters);
+            }
+            // Pipelines judge the same items; the client hears of the strictest.
+            admitted.rejected = admitted.rejected.max(outcome.rejected);
+            for reason in outcome.reasons {
+                if admitted.reasons.len() < 3 && !admitted.reasons.contains(&reason) {
+                    admitted.reasons.push(reason);
+                }
+            }
+        }
+        Ok(admitted)
     }
 
     /// Requests refused before their items could be counted (bad encoding, bad auth, ...).

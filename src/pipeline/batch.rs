@@ -9,6 +9,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 
+pub use super::dead_letter::{DeadLetter, DeadLetters};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
     Traces = 0,
@@ -43,6 +45,8 @@ pub enum Payload {
     Traces(ExportTraceServiceRequest),
     Metrics(ExportMetricsServiceRequest),
     Logs(ExportLogsServiceRequest),
+    /// Items a stage refused, with why, on their way to a pipeline's dead-letter exporters.
+    DeadLetters(DeadLetters),
 }
 
 impl Payload {
@@ -59,6 +63,7 @@ impl Payload {
             Payload::Traces(_) => Signal::Traces,
             Payload::Metrics(_) => Signal::Metrics,
             Payload::Logs(_) => Signal::Logs,
+            Payload::DeadLetters(letters) => letters.signal,
         }
     }
 
@@ -84,6 +89,7 @@ impl Payload {
                 .flat_map(|r| &r.scope_logs)
                 .map(|s| s.log_records.len())
                 .sum(),
+            Payload::DeadLetters(letters) => letters.letters.len(),
         }
     }
 
@@ -95,6 +101,9 @@ impl Payload {
                 a.resource_metrics.extend(b.resource_metrics)
             }
             (Payload::Logs(a), Payload::Logs(b)) => a.resource_logs.extend(b.resource_logs),
+            (Payload::DeadLetters(a), Payload::DeadLetters(b)) if a.signal == b.signal => {
+                a.letters.extend(b.letters)
+            }
             (a, b) => {
                 return Err(SignalMismatch {
                     expected: a.signal(),
@@ -113,14 +122,52 @@ impl Payload {
             Payload::Traces(req) => items::traces(req).map(Payload::Traces).collect(),
             Payload::Metrics(req) => items::metrics(req).map(Payload::Metrics).collect(),
             Payload::Logs(req) => items::logs(req).map(Payload::Logs).collect(),
+            Payload::DeadLetters(letters) => {
+                let signal = letters.signal;
+                letters
+                    .letters
+                    .into_iter()
+                    .map(|letter| {
+                        Payload::DeadLetters(DeadLetters {
+                            signal,
+                            letters: vec![letter],
+                        })
+                    })
+                    .collect()
+            }
         }
     }
 
+    /// The OTLP/JSON form of the request (dead letters have no OTLP form and give `None`).
+    pub fn to_otlp_json(&self) -> Option<Vec<u8>> {
+        let json = match self {
+            Payload::Traces(req) => serde_json::to_vec(req),
+            Payload::Metrics(req) => serde_json::to_vec(req),
+            Payload::Logs(req) => serde_json::to_vec(req),
+            Payload::DeadLetters(_) => return None,
+        };
+        json.ok()
+    }
+
+    /// The protobuf `Export*ServiceRequest` (dead letters encode to nothing).
     pub fn encode_protobuf(&self) -> Vec<u8> {
         match self {
             Payload::Traces(req) => req.encode_to_vec(),
             Payload::Metrics(req) => req.encode_to_vec(),
             Payload::Logs(req) => req.encode_to_vec(),
+            Payload::DeadLetters(_) => Vec::new(),
+        }
+    }
+
+    /// The size `encode_protobuf` would produce, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Payload::Traces(req) => req.encoded_len(),
+            Payload::Metrics(req) => req.encoded_len(),
+            Payload::Logs(req) => req.encoded_len(),
+            Payload::DeadLetters(letters) => {
+                letters.letters.iter().map(|l| l.item.encoded_len()).sum()
+            }
         }
     }
 }
@@ -309,6 +356,18 @@ impl Batch {
 
     pub fn items(&self) -> usize {
         self.context.items
+    }
+
+    /// An empty batch of the same signal and source, to carry what a stage splits off.
+    pub fn clone_context_only(&self) -> Batch {
+        Batch::new(Payload::empty(self.signal()), self.context.source.clone())
+    }
+
+    /// Replaces the payload and recounts its items.
+    pub fn with_payload(mut self, payload: Payload) -> Batch {
+        self.context.items = payload.item_count();
+        self.payload = payload;
+        self
     }
 }
 

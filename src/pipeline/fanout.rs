@@ -22,14 +22,6 @@ impl Fanout {
         Fanout { consumers }
     }
 
-    pub fn push(&mut self, consumer: mpsc::Sender<Batch>) {
-        self.consumers.push(consumer);
-    }
-
-    pub fn into_consumers(self) -> Vec<mpsc::Sender<Batch>> {
-        self.consumers
-    }
-
     pub fn is_empty(&self) -> bool {
         self.consumers.is_empty()
     }
@@ -52,6 +44,12 @@ impl Fanout {
     /// All or nothing, without waiting: a receiver must either hand the batch to every
     /// pipeline or refuse it to its client, never deliver it to some and refuse it to others.
     pub fn try_send(&self, batch: Batch) -> Result<(), FanoutError> {
+        self.try_reserve()?.send(batch);
+        Ok(())
+    }
+
+    /// Room in every consumer, held until sent or dropped.
+    pub fn try_reserve(&self) -> Result<Reserved<'_>, FanoutError> {
         let mut permits = Vec::with_capacity(self.consumers.len());
         for consumer in &self.consumers {
             match consumer.try_reserve() {
@@ -60,14 +58,23 @@ impl Fanout {
                 Err(mpsc::error::TrySendError::Closed(())) => return Err(FanoutError::Closed),
             }
         }
-        let Some(last) = permits.pop() else {
-            return Ok(());
+        Ok(Reserved { permits })
+    }
+}
+
+pub struct Reserved<'a> {
+    permits: Vec<mpsc::Permit<'a, Batch>>,
+}
+
+impl Reserved<'_> {
+    pub fn send(mut self, batch: Batch) {
+        let Some(last) = self.permits.pop() else {
+            return;
         };
-        for permit in permits {
+        for permit in self.permits {
             permit.send(batch.clone());
         }
         last.send(batch);
-        Ok(())
     }
 }
 

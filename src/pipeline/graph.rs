@@ -2,6 +2,7 @@
 //! a consumer before data can flow, receivers last.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -9,8 +10,10 @@ use tokio::time::Instant;
 
 use super::fanout::Fanout;
 use super::shutdown::Tier;
-use super::{Routes, StageContext, StartError, STAGE_QUEUE_CAPACITY};
+use super::{inline, PipelineEntry, Routes, StageContext, StartError, STAGE_QUEUE_CAPACITY};
 use crate::config::{ComponentId, Config};
+use crate::processors::batch::BatchProcessor;
+use crate::processors::ProcessorStage;
 use crate::telemetry::Health;
 
 pub struct Service {
@@ -50,14 +53,22 @@ impl Service {
 
         let mut routes: BTreeMap<ComponentId, Routes> = BTreeMap::new();
         for pipeline in &config.pipelines {
-            let mut next = Fanout::new(
-                pipeline
-                    .exporters
-                    .iter()
-                    .map(|id| exporter_inputs[id].clone())
-                    .collect(),
-            );
-            for id in pipeline.processors.iter().rev() {
+            let fanout_to = |ids: &[ComponentId]| {
+                Fanout::new(ids.iter().map(|id| exporter_inputs[id].clone()).collect())
+            };
+            let dead_letter = fanout_to(&pipeline.dead_letter);
+            let stages: Vec<(ComponentId, ProcessorStage)> = pipeline
+                .processors
+                .iter()
+                .map(|id| (id.clone(), config.processors[id].build(id, &pipeline.name)))
+                .collect();
+            // Inline processors up to the first queueing one run in the receiving task.
+            let split = stages
+                .iter()
+                .position(|(_, stage)| !matches!(stage, ProcessorStage::Inline(_)))
+                .unwrap_or(stages.len());
+            let mut next = fanout_to(&pipeline.exporters);
+            for (id, stage) in stages[split..].iter().rev() {
                 let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
                 let context = StageContext {
                     id: id.clone(),
@@ -65,16 +76,40 @@ impl Service {
                     signal: pipeline.signal,
                     deadline_passed: self.processors.token.clone(),
                 };
-                let task = config.processors[id].spawn(context, output, next);
+                let task = match stage {
+                    ProcessorStage::Batch(batch) => {
+                        tokio::spawn(BatchProcessor::new(batch.clone(), context).run(output, next))
+                    }
+                    ProcessorStage::Inline(processor) => tokio::spawn(inline::run_stage(
+                        processor.clone(),
+                        context,
+                        output,
+                        next,
+                        dead_letter.clone(),
+                    )),
+                };
                 self.processors
                     .push(format!("{}/{id}", pipeline.name), task);
                 next = Fanout::new(vec![input]);
             }
+            let inline = stages[..split]
+                .iter()
+                .filter_map(|(_, stage)| match stage {
+                    ProcessorStage::Inline(processor) => Some(processor.clone()),
+                    ProcessorStage::Batch(_) => None,
+                })
+                .collect();
+            let entry = Arc::new(PipelineEntry {
+                pipeline: pipeline.name.clone(),
+                inline,
+                next,
+                dead_letter,
+            });
             for id in &pipeline.receivers {
                 routes
                     .entry(id.clone())
                     .or_default()
-                    .add(pipeline.signal, next.clone());
+                    .add(pipeline.signal, entry.clone());
             }
         }
         // Only stages may hold senders, so that each channel closes once its producers stop.

@@ -3,11 +3,15 @@
 
 pub mod admission;
 pub mod batch;
+pub mod chunk;
+pub mod dead_letter;
 pub mod fanout;
 mod graph;
+pub mod inline;
 mod shutdown;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -20,22 +24,28 @@ use fanout::Fanout;
 /// Batches, not bytes: each stage holds at most this many batches waiting for it.
 pub const STAGE_QUEUE_CAPACITY: usize = 64;
 
-/// Where a receiver sends each signal: the first stage of every pipeline it feeds.
-#[derive(Debug, Clone, Default)]
+/// Where a receiver's data enters one pipeline: the inline processors it runs itself, then
+/// the first queued stage, and where refused items go.
+pub struct PipelineEntry {
+    pub pipeline: String,
+    pub inline: Vec<inline::SharedInline>,
+    pub next: Fanout,
+    pub dead_letter: Fanout,
+}
+
+/// Where a receiver sends each signal: every pipeline it feeds.
+#[derive(Clone, Default)]
 pub struct Routes {
-    by_signal: BTreeMap<Signal, Fanout>,
+    by_signal: BTreeMap<Signal, Vec<Arc<PipelineEntry>>>,
 }
 
 impl Routes {
-    pub fn add(&mut self, signal: Signal, to: Fanout) {
-        let fanout = self.by_signal.entry(signal).or_default();
-        for consumer in to.into_consumers() {
-            fanout.push(consumer);
-        }
+    pub fn add(&mut self, signal: Signal, entry: Arc<PipelineEntry>) {
+        self.by_signal.entry(signal).or_default().push(entry);
     }
 
-    pub fn get(&self, signal: Signal) -> Option<&Fanout> {
-        self.by_signal.get(&signal)
+    pub fn get(&self, signal: Signal) -> Option<&[Arc<PipelineEntry>]> {
+        self.by_signal.get(&signal).map(Vec::as_slice)
     }
 }
 

@@ -1,0 +1,148 @@
+//! Items a stage refused, carried with the reason to the pipeline's dead-letter exporters, and
+//! their record in the platform's DLQ message format.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::batch::{Payload, Signal};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetters {
+    /// The signal of the refused items.
+    pub signal: Signal,
+    pub letters: Vec<DeadLetter>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// One item, with its resource and scope, as a request of its signal.
+    pub item: Payload,
+    pub error: String,
+    /// `ValidationError`, `RecordTooLarge`, `KafkaDeliveryError`, ...
+    pub error_type: &'static str,
+    /// The component that refused the item (`validate/gds`) and its pipeline.
+    pub stage: String,
+    pub pipeline: String,
+    pub rule: Option<String>,
+    pub field: Option<String>,
+    pub value: Option<String>,
+    /// Where the item was in Kafka, for items refused after being read from it.
+    pub original: Option<KafkaCoordinates>,
+    pub retry_count: u32,
+    pub timestamp: SystemTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaCoordinates {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+}
+
+/// The reference's DLQ message, plus where in the agent the item was refused.
+#[derive(Debug, Serialize)]
+pub struct DlqMessage<'a> {
+    pub original_topic: Option<&'a str>,
+    pub original_partition: Option<i32>,
+    pub original_offset: Option<i64>,
+    pub original_key: Option<&'a str>,
+    /// The item as an OTLP/JSON request of its signal.
+    pub original_value: String,
+    pub error: &'a str,
+    pub error_type: &'a str,
+    pub timestamp: String,
+    pub retry_count: u32,
+    pub consumer_id: Option<&'a str>,
+    pub signal: &'a str,
+    pub pipeline: &'a str,
+    pub stage: &'a str,
+    pub rule: Option<&'a str>,
+    pub field: Option<&'a str>,
+    pub value: Option<&'a str>,
+}
+
+impl DeadLetter {
+    pub fn message(&self) -> DlqMessage<'_> {
+        let original = self.original.as_ref();
+        DlqMessage {
+            original_topic: original.map(|o| o.topic.as_str()),
+            original_partition: original.map(|o| o.partition),
+            original_offset: original.map(|o| o.offset),
+            original_key: original.and_then(|o| o.key.as_deref()),
+            original_value: self
+                .item
+                .to_otlp_json()
+                .map(|json| String::from_utf8_lossy(&json).into_owned())
+                .unwrap_or_default(),
+            error: &self.error,
+            error_type: self.error_type,
+            timestamp: rfc3339(self.timestamp),
+            retry_count: self.retry_count,
+            consumer_id: None,
+            signal: self.item.signal().as_str(),
+            pipeline: &self.pipeline,
+            stage: &self.stage,
+            rule: self.rule.as_deref(),
+            field: self.field.as_deref(),
+            value: self.value.as_deref(),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.message()).unwrap_or_default()
+    }
+}
+
+/// `2025-01-15T10:30:00.123Z`, in UTC.
+pub fn rfc3339(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339_from_nanos(since_epoch.as_nanos() as u64)
+}
+
+pub fn rfc3339_from_nanos(nanos: u64) -> String {
+    let seconds = nanos / 1_000_000_000;
+    let millis = (nanos / 1_000_000) % 1000;
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        (rest / 60) % 60,
+        rest % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_timestamps() {
+        assert_eq!(rfc3339_from_nanos(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_from_nanos(1_736_937_000_123_000_000),
+            "2025-01-15T10:30:00.123Z"
+        );
+        assert_eq!(
+            rfc3339_from_nanos(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+}
