@@ -178,3 +178,80 @@ fn the_root_collector_yaml_is_valid() {
     let text = include_str!("../../collector.yaml");
     Config::parse(text, |_| None).unwrap_or_else(|e| panic!("{e:#?}"));
 }
+
+const WITH_DEAD_LETTER: &str = r#"
+receivers:
+  otlp: { protocols: { http: {} } }
+processors:
+  validate/gds: { rules: gds.metric.v1 }
+  batch: {}
+exporters:
+  kafka: { brokers: [127.0.0.1:9092], topic: gds.metrics }
+  kafka/dlq: { brokers: [127.0.0.1:9092], topic: gds.metrics.dlq, encoding: dlq_json }
+service:
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      processors: [validate/gds, batch]
+      exporters: [kafka]
+      dead_letter: [kafka/dlq]
+"#;
+
+#[test]
+fn a_dead_letter_route_resolves_and_counts_as_use() {
+    let config = Config::parse(WITH_DEAD_LETTER, env).unwrap();
+    assert_eq!(config.pipelines[0].dead_letter[0].to_string(), "kafka/dlq");
+}
+
+#[test]
+fn dead_letter_exporters_and_data_exporters_do_not_mix() {
+    let swapped = WITH_DEAD_LETTER
+        .replace("exporters: [kafka]", "exporters: [kafka/dlq]")
+        .replace("dead_letter: [kafka/dlq]", "dead_letter: [kafka]");
+    let errors = errors_of(&swapped);
+    assert_has(
+        &errors,
+        r#"service.pipelines.metrics.exporters[0]: exporter "kafka/dlq" writes dead letters only"#,
+    );
+    assert_has(
+        &errors,
+        r#"service.pipelines.metrics.dead_letter[0]: exporter "kafka" cannot write dead letters"#,
+    );
+}
+
+#[test]
+fn a_validator_that_dead_letters_needs_a_dead_letter_route() {
+    let without = WITH_DEAD_LETTER
+        .replace("      dead_letter: [kafka/dlq]\n", "")
+        .replace("  kafka/dlq: { brokers: [127.0.0.1:9092], topic: gds.metrics.dlq, encoding: dlq_json }\n", "");
+    assert_has(
+        &errors_of(&without),
+        r#"service.pipelines.metrics.dead_letter: processor "validate/gds" sends what it refuses to the dead letter"#,
+    );
+}
+
+#[test]
+fn rejecting_whole_requests_must_happen_before_batching() {
+    let late = WITH_DEAD_LETTER
+        .replace(
+            "rules: gds.metric.v1 }",
+            "rules: gds.metric.v1, on_invalid: reject_request }",
+        )
+        .replace(
+            "processors: [validate/gds, batch]",
+            "processors: [batch, validate/gds]",
+        );
+    assert_has(
+        &errors_of(&late),
+        r#"processor "validate/gds" refuses whole requests, so it must come before "batch""#,
+    );
+}
+
+#[test]
+fn a_processor_of_another_signal_is_an_error() {
+    let traces = WITH_DEAD_LETTER.replace("    metrics:\n", "    traces:\n");
+    assert_has(
+        &errors_of(&traces),
+        r#"service.pipelines.traces.processors[0]: processor "validate/gds" cannot handle traces; it handles metrics"#,
+    );
+}

@@ -46,6 +46,70 @@ class Recording:
         return getattr(self.inner, name)
 
 
+class RawHttp:
+    """Posts what the SDK encoder made with requests, to read what an SDK exporter ignores:
+    the response's partial_success."""
+
+    def __init__(self, endpoint, signal, encode, success, failure):
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+        self.url = f"{endpoint}/v1/{signal}"
+        self.encode = encode
+        self.success = success
+        self.failure = failure
+        self.response_type, self.rejected_field = {
+            "traces": (trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
+            "metrics": (metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points"),
+            "logs": (logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"),
+        }[signal]
+        self.rejected = 0
+        self.messages = []
+
+    def export(self, batch, *args, **kwargs):
+        import requests
+
+        body = self.encode(batch).SerializeToString()
+        response = requests.post(self.url, data=body, headers={"content-type": "application/x-protobuf"}, timeout=10)
+        if response.status_code != 200:
+            print(f"HTTP {response.status_code}: {response.content[:200]!r}", file=sys.stderr)
+            return self.failure
+        answer = self.response_type.FromString(response.content)
+        if answer.HasField("partial_success"):
+            self.rejected += getattr(answer.partial_success, self.rejected_field)
+            self.messages.append(answer.partial_success.error_message)
+        return self.success
+
+    def shutdown(self, *args, **kwargs):
+        pass
+
+    def force_flush(self, *args, **kwargs):
+        return True
+
+
+def raw_metric_exporter(args):
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+    raw = RawHttp(args.endpoint, "metrics", encode_metrics, MetricExportResult.SUCCESS, MetricExportResult.FAILURE)
+
+    class RawMetricExporter(MetricExporter):
+        def __init__(self):
+            super().__init__()
+            self.raw = raw
+
+        def export(self, metrics_data, timeout_millis=10_000, **kwargs):
+            return raw.export(metrics_data)
+
+        def force_flush(self, timeout_millis=10_000):
+            return True
+
+        def shutdown(self, timeout_millis=30_000, **kwargs):
+            pass
+
+    return RawMetricExporter()
+
+
 def exporter_kwargs(args, signal_path):
     kwargs = {}
     headers = dict(h.split("=", 1) for h in args.header)
@@ -95,6 +159,8 @@ def span_exporter(args):
 
 
 def metric_exporter(args):
+    if args.transport == "http-raw":
+        return raw_metric_exporter(args)
     if args.transport == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     elif args.transport == "json":
@@ -149,10 +215,21 @@ def send_metrics(args, resource, record_file):
     histogram = meter.create_histogram("latency_ms", unit="ms")
     updown = meter.create_up_down_counter("connections")
     values = {i: float(i) * 1.5 for i in range(args.count)}
+
+    def tier(i):
+        # Every --invalid-every'th point carries a tier the test's validate rules refuse.
+        return "bronze" if args.invalid_every and i % args.invalid_every == 0 else "gold"
+
     meter.create_observable_gauge(
         "cpu_usage_percent",
-        callbacks=[lambda options: [Observation(v, {"core": i}) for i, v in values.items()]],
+        callbacks=[lambda options: [Observation(v, {"core": i, "tier": tier(i)}) for i, v in values.items()]],
     )
+    orphan = None
+    if args.invalid_every:
+        # A second application without the database resource attributes gds.metric.v1 wants.
+        orphan_reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+        orphan = MeterProvider(resource=Resource.create({"service.name": "orphan"}), metric_readers=[orphan_reader])
+        orphan.get_meter("tributary.e2e").create_counter("orphan_total").add(7, {"tier": "gold"})
     per_instrument = max(1, args.count // 4)
     for index in range(per_instrument):
         counter.add(index + 1, {"route": f"/r{index}"})
@@ -160,6 +237,9 @@ def send_metrics(args, resource, record_file):
         updown.add(index - 3, {"pool": f"p{index}"})
     provider.force_flush()
     provider.shutdown()
+    if orphan is not None:
+        orphan.force_flush()
+        orphan.shutdown()
     return exporter
 
 
@@ -189,7 +269,9 @@ def send_logs(args, resource, record_file):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--signal", required=True, choices=["traces", "metrics", "logs"])
-    parser.add_argument("--transport", default="http", choices=["http", "json", "grpc"])
+    parser.add_argument("--transport", default="http", choices=["http", "json", "grpc", "http-raw"],
+                        help="http-raw: the SDK's encoder, posted without an SDK exporter, to read partial_success")
+    parser.add_argument("--invalid-every", type=int, default=0, help="metrics: every Nth gauge point gets tier=bronze, and an app without db.system sends too")
     parser.add_argument("--endpoint", required=True, help="http://127.0.0.1:4318, or for gRPC http://127.0.0.1:4317")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -212,6 +294,11 @@ def main():
     if record_file:
         record_file.close()
     print(f"exports={exporter.exports} failures={exporter.failures}")
+    raw = getattr(exporter.inner, "raw", None)
+    if raw is not None:
+        print(f"partial_rejected={raw.rejected}")
+        for message in raw.messages:
+            print(f"partial_message={message}")
     if exporter.failures or not exporter.exports:
         print(f"{exporter.failures} of {exporter.exports} exports failed", file=sys.stderr)
         sys.exit(1)
