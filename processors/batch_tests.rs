@@ -38,6 +38,15 @@ fn start_with_output_capacity(
     timeout: Duration,
     output_capacity: usize,
 ) -> Harness {
+    let config = BatchConfig {
+        send_batch_size,
+        timeout,
+        ..Default::default()
+    };
+    start_with(config, output_capacity)
+}
+
+fn start_with(config: BatchConfig, output_capacity: usize) -> Harness {
     let (input, input_rx) = mpsc::channel(16);
     let (output_tx, output) = mpsc::channel(output_capacity);
     let deadline_passed = CancellationToken::new();
@@ -47,15 +56,9 @@ fn start_with_output_capacity(
         signal: Signal::Traces,
         deadline_passed: deadline_passed.clone(),
     };
-    let processor = BatchProcessor::new(
-        BatchConfig {
-            send_batch_size,
-            timeout,
-            ..Default::default()
-        },
-        context,
+    let task = tokio::spawn(
+        BatchProcessor::new(config, context).run(input_rx, Fanout::new(vec![output_tx])),
     );
-    let task = tokio::spawn(processor.run(input_rx, Fanout::new(vec![output_tx])));
     Harness {
         input,
         output,
@@ -123,4 +126,79 @@ fn validation_names_each_bad_field() {
     .validate();
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["send_batch_size", "timeout"]);
+}
+
+fn spans_of(instance: &str, n: usize) -> Batch {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    let mut batch = spans(n);
+    let Payload::Traces(request) = &mut batch.payload else {
+        unreachable!()
+    };
+    request.resource_spans[0].resource = Some(Resource {
+        attributes: vec![KeyValue {
+            key: "service.instance.id".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(instance.into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    batch
+}
+
+#[tokio::test(start_paused = true)]
+async fn inputs_larger_than_the_maximum_are_split() {
+    let mut h = start_with(
+        BatchConfig {
+            send_batch_size: 4,
+            send_batch_max_size: 5,
+            timeout: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        16,
+    );
+    h.input.send(spans(12)).await.unwrap();
+    drop(h.input);
+    h.task.await.unwrap();
+    let mut sizes = Vec::new();
+    while let Ok(batch) = h.output.try_recv() {
+        assert_eq!(batch.items(), batch.payload.item_count());
+        sizes.push(batch.items());
+    }
+    assert_eq!(sizes.iter().sum::<usize>(), 12);
+    assert!(sizes.iter().all(|s| *s <= 5), "{sizes:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_by_keeps_one_instance_per_batch() {
+    let mut h = start_with(
+        BatchConfig {
+            send_batch_size: 3,
+            timeout: Duration::from_secs(3600),
+            batch_by: vec!["resource:service.instance.id".into()],
+            ..Default::default()
+        },
+        16,
+    );
+    for _ in 0..3 {
+        h.input.send(spans_of("db-1", 1)).await.unwrap();
+        h.input.send(spans_of("db-2", 1)).await.unwrap();
+    }
+    let first = h.output.recv().await.unwrap();
+    let second = h.output.recv().await.unwrap();
+    for batch in [first, second] {
+        let Payload::Traces(request) = &batch.payload else {
+            unreachable!()
+        };
+        let instances: std::collections::BTreeSet<_> = request
+            .resource_spans
+            .iter()
+            .map(|r| format!("{:?}", r.resource))
+            .collect();
+        assert_eq!(instances.len(), 1);
+        assert_eq!(batch.items(), 3);
+    }
+    drop(h.deadline_passed);
 }

@@ -220,3 +220,16 @@ fn rule_sets_tie_the_processor_to_a_signal() {
         serde_saphyr::from_str("metric_name_pattern: '[unclosed'").unwrap();
     assert_eq!(config.validate()[0].path, "metric_name_pattern");
 }
+
+#[test]
+fn a_huge_attribute_value_is_caught_without_copying_the_batch() {
+    let limits = processor("max_attribute_value_length: 4096");
+    let mut huge = span("huge", 2);
+    huge.attributes.push(kv("payload", &"é".repeat(512 * 1024)));
+    let (out, outcome) = run(&limits, traces(None, vec![huge, span("small", 2)]));
+    assert_eq!(out.unwrap().items(), 1);
+    assert_eq!(
+        outcome.dead_letters[0].value.as_deref(),
+        Some("1048576 bytes")
+    );
+}

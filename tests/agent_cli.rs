@@ -21,7 +21,7 @@ fn validate_accepts_the_default_config_with_a_summary() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
-        "collector.yaml: valid; 1 pipeline: traces (otlp → batch → kafka)"
+        "collector.yaml: valid; 3 pipelines: logs (otlp → batch → kafka/logs); metrics (otlp → batch → kafka/metrics); traces (otlp → batch → kafka)"
     );
 }
 
