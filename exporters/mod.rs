@@ -39,6 +39,9 @@ impl ComponentConfig for ExporterConfig {
 
     fn signals(&self) -> &'static [Signal] {
         match self {
+            ExporterConfig::Kafka(config) if config.encoding == kafka::Encoding::GdsJson => {
+                &[Signal::Metrics, Signal::Logs]
+            }
             ExporterConfig::Kafka(_) | ExporterConfig::File(_) => &Signal::ALL,
         }
     }
@@ -52,14 +55,14 @@ impl ComponentConfig for ExporterConfig {
 
     fn takes_data(&self) -> bool {
         match self {
-            ExporterConfig::Kafka(config) => config.encoding != kafka::Encoding::DlqJson,
+            ExporterConfig::Kafka(config) => !config.writes_dead_letters(),
             ExporterConfig::File(_) => true,
         }
     }
 
     fn takes_dead_letters(&self) -> bool {
         match self {
-            ExporterConfig::Kafka(config) => config.encoding == kafka::Encoding::DlqJson,
+            ExporterConfig::Kafka(config) => config.writes_dead_letters(),
             ExporterConfig::File(config) => config.format == file::FileFormat::Json,
         }
     }

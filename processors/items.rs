@@ -5,7 +5,7 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -53,33 +53,7 @@ impl ItemRef<'_> {
     }
 }
 
-pub fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-}
-
-/// The value as text: strings as they are, other scalars in their usual notation.
-pub fn as_text(value: &AnyValue) -> Option<String> {
-    match value.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s.clone()),
-        any_value::Value::BoolValue(b) => Some(b.to_string()),
-        any_value::Value::IntValue(i) => Some(i.to_string()),
-        any_value::Value::DoubleValue(d) => Some(d.to_string()),
-        any_value::Value::BytesValue(b) => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
-        any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_) => {
-            serde_json::to_string(value).ok()
-        }
-        _ => None,
-    }
-}
-
-pub fn string_value(text: impl Into<String>) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(text.into())),
-    }
-}
+pub use crate::pipeline::attributes::{as_text, find, string_value};
 
 /// Keeps the items `decide` accepts; each refused one goes to `removed` as a single-item
 /// payload (resource and scope included) with the reason. Empty scopes and resources go too.

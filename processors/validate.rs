@@ -537,6 +537,7 @@ impl InlineProcessor for ValidateProcessor {
                             field: Some(violation.field),
                             value: violation.value,
                             original: None,
+                            original_value: None,
                             retry_count: 0,
                             timestamp: SystemTime::now(),
                         });

@@ -29,6 +29,7 @@ pub mod names {
     pub const EXPORTER_SENT: &str = "tributary_exporter_sent_items_total";
     pub const EXPORTER_FAILED: &str = "tributary_exporter_failed_items_total";
     pub const EXPORTER_UNDRAINED: &str = "tributary_exporter_undrained_items_total";
+    pub const EXPORTER_DEAD_LETTERED: &str = "tributary_exporter_dead_lettered_items_total";
     pub const KAFKA_DELIVERY_SECONDS: &str = "tributary_exporter_kafka_delivery_latency_seconds";
 }
 

@@ -1,8 +1,11 @@
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use bytesize::ByteSize;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
+use super::template::Template;
 use crate::config::{host_port_problem, ConfigError};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -10,12 +13,46 @@ use crate::config::{host_port_problem, ConfigError};
 pub struct KafkaExporterConfig {
     /// `host:port` of the bootstrap brokers.
     pub brokers: Vec<String>,
+    /// A template: `gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}`.
     pub topic: String,
+    /// A template for the record key, such as `${resource:db.system}:${resource:service.instance.id}`.
+    pub key: Option<String>,
     #[serde(default)]
     pub encoding: Encoding,
+    /// Headers added to every record, beside content-type, schema.version, record.id and signal.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Records larger than this are split at resource and item boundaries; a single item still
+    /// larger goes to the dead letter. Default: the producer's message.max.bytes (1000000) less
+    /// room for headers.
+    pub max_record_bytes: Option<ByteSize>,
+    /// How often a record that failed for a reason that may pass (a timeout, a broker away) is
+    /// produced again before it goes to the dead letter.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// Where dead letters go when they cannot reach Kafka themselves (this exporter is a DLQ, or
+    /// the pipeline has no dead_letter route). Default: `data/dead-letters/<exporter id>.jsonl`.
+    pub dead_letter_file: Option<PathBuf>,
+    /// For `gds_json`: the resource attributes holding the database type and instance id.
+    #[serde(default = "default_database_type_attribute")]
+    pub database_type_attribute: String,
+    #[serde(default = "default_instance_id_attribute")]
+    pub instance_id_attribute: String,
     /// librdkafka producer properties, over the defaults of `PRODUCER_DEFAULTS`.
     #[serde(default)]
     pub producer: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_max_retries() -> u32 {
+    3
+}
+
+fn default_database_type_attribute() -> String {
+    "db.system".into()
+}
+
+fn default_instance_id_attribute() -> String {
+    "service.instance.id".into()
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -24,6 +61,11 @@ pub enum Encoding {
     /// One record per batch: the signal's `Export*ServiceRequest` as protobuf.
     #[default]
     OtlpProto,
+    /// One record per resource group: the request as OTLP/JSON.
+    OtlpJson,
+    /// One record per data point or log record: the platform's standard metric and log
+    /// messages. Metrics and logs only.
+    GdsJson,
     /// For a pipeline's `dead_letter`: one record per refused item, in the platform's DLQ
     /// message format.
     DlqJson,
@@ -54,8 +96,22 @@ impl KafkaExporterConfig {
                 errors.push(ConfigError::new(format!("brokers[{index}]"), problem));
             }
         }
-        if let Some(problem) = topic_problem(&self.topic) {
-            errors.push(ConfigError::new("topic", problem));
+        match Template::parse(&self.topic) {
+            Ok(template) => {
+                if let Some(problem) = topic_problem(&template.sample()) {
+                    errors.push(ConfigError::new("topic", problem));
+                }
+            }
+            Err(e) => errors.push(ConfigError::new("topic", e.to_string())),
+        }
+        if let Some(Err(e)) = self.key.as_deref().map(Template::parse) {
+            errors.push(ConfigError::new("key", e.to_string()));
+        }
+        if self.max_record_bytes.is_some_and(|b| b.as_u64() < 1024) {
+            errors.push(ConfigError::new(
+                "max_record_bytes",
+                "expected at least 1KiB",
+            ));
         }
         for (key, value) in &self.producer {
             let path = format!("producer.{key}");
@@ -72,6 +128,25 @@ impl KafkaExporterConfig {
             }
         }
         errors
+    }
+
+    /// Dead letters only (dlq_json), or data only.
+    pub fn writes_dead_letters(&self) -> bool {
+        self.encoding == Encoding::DlqJson
+    }
+
+    pub fn record_limit(&self) -> usize {
+        const HEADER_ROOM: u64 = 4096;
+        let from_producer = self
+            .producer
+            .get("message.max.bytes")
+            .and_then(property_value)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1_000_000);
+        let limit = self
+            .max_record_bytes
+            .map_or(from_producer.saturating_sub(HEADER_ROOM), |b| b.as_u64());
+        usize::try_from(limit).unwrap_or(usize::MAX)
     }
 
     pub fn client_config(&self) -> ClientConfig {
@@ -99,14 +174,9 @@ fn property_value(value: &serde_json::Value) -> Option<String> {
 }
 
 /// Kafka's own rule for topic names.
-fn topic_problem(topic: &str) -> Option<String> {
+pub fn topic_problem(topic: &str) -> Option<String> {
     if topic.is_empty() {
         return Some("expected a topic name, found an empty string".into());
-    }
-    if topic.contains("${") {
-        return Some(format!(
-            "expected a literal topic name, found the template {topic:?}; only ${{env:...}} is substituted"
-        ));
     }
     if topic.len() > 249 || topic == "." || topic == ".." {
         return Some(format!(
@@ -126,12 +196,8 @@ mod tests {
     use super::*;
 
     fn config() -> KafkaExporterConfig {
-        KafkaExporterConfig {
-            brokers: vec!["127.0.0.1:9092".into()],
-            topic: "gds.traces.all.production".into(),
-            encoding: Encoding::OtlpProto,
-            producer: BTreeMap::new(),
-        }
+        serde_saphyr::from_str("{ brokers: [127.0.0.1:9092], topic: gds.traces.all.production }")
+            .unwrap()
     }
 
     #[test]
@@ -178,7 +244,6 @@ mod tests {
         assert_eq!(topic_problem("gds.metrics.postgresql.production"), None);
         assert!(topic_problem("").is_some());
         assert!(topic_problem("a/b").is_some());
-        assert!(topic_problem("gds.${resource:db.system}").is_some());
         assert!(topic_problem(&"x".repeat(250)).is_some());
     }
 }

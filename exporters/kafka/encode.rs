@@ -1,62 +1,374 @@
-//! Batches to Kafka records: an OTLP protobuf request per batch, or a DLQ message per dead
-//! letter.
+//! Batches to Kafka records: topic and key rendered from templates, one record per resource
+//! group (OTLP encodings) or per item (`gds_json`), records over the size limit split, and what
+//! cannot be sent as a record (a missing template attribute, an item too large alone) turned
+//! into dead letters. Dead letters themselves become DLQ messages.
+
+use std::time::SystemTime;
 
 use rdkafka::message::{Header, OwnedHeaders};
 
-use crate::pipeline::batch::{Batch, Payload};
+use super::gds::{self, GdsNames};
+use super::template::Template;
+use super::{Encoding, KafkaExporterConfig};
+use crate::pipeline::attributes::{first_item_attributes, first_resource_attributes};
+use crate::pipeline::batch::{Batch, DeadLetter, Payload, Signal};
+use crate::pipeline::chunk::{append_item, chunk, resource_groups};
+use crate::pipeline::dead_letter::KafkaCoordinates;
+use crate::pipeline::ids::new_record_id;
 
+const OTLP_SCHEMA: &str = "otlp/1";
+const DLQ_SCHEMA: &str = "gds.dlq.v1";
+
+/// A record ready for the producer, with what is needed to dead-letter it if Kafka refuses it.
 pub struct OutRecord {
-    pub key: Option<Vec<u8>>,
+    pub topic: String,
+    pub key: Option<String>,
     pub value: Vec<u8>,
-    pub headers: OwnedHeaders,
-    /// Items the record carries, for the delivery counters.
+    pub headers: Vec<(String, Vec<u8>)>,
     pub items: usize,
+    pub signal: Signal,
+    pub encoding: Encoding,
+    pub record_id: String,
 }
 
-fn header(headers: OwnedHeaders, key: &str, value: &[u8]) -> OwnedHeaders {
-    headers.insert(Header {
-        key,
-        value: Some(value),
-    })
-}
-
-/// Dead letters always go as DLQ messages, whatever the exporter's encoding, so that a
-/// misrouted one is still delivered readable.
-pub fn encode(batch: Batch) -> Vec<OutRecord> {
-    let signal = batch.signal().as_str();
-    match batch.payload {
-        Payload::DeadLetters(dead) => dead
-            .letters
-            .into_iter()
-            .map(|letter| {
-                let mut headers = header(OwnedHeaders::new(), "content-type", b"application/json");
-                headers = header(headers, "signal", signal.as_bytes());
-                headers = header(headers, "error", letter.error.as_bytes());
-                headers = header(headers, "error_type", letter.error_type.as_bytes());
-                OutRecord {
-                    key: letter
-                        .original
-                        .as_ref()
-                        .and_then(|o| o.key.clone())
-                        .map(String::into_bytes),
-                    value: letter.to_json(),
-                    headers,
-                    items: 1,
-                }
+impl OutRecord {
+    pub fn owned_headers(&self) -> OwnedHeaders {
+        self.headers
+            .iter()
+            .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value.as_slice()),
+                })
             })
-            .collect(),
-        data => {
-            let headers = header(
-                OwnedHeaders::new(),
-                "content-type",
-                b"application/x-protobuf",
+    }
+
+    /// The record as a dead letter: the item decoded back where the encoding allows.
+    pub fn into_dead_letter(
+        self,
+        exporter: &str,
+        pipeline: &str,
+        error: String,
+        error_type: &'static str,
+        retries: u32,
+    ) -> DeadLetter {
+        let item = match self.encoding {
+            Encoding::OtlpProto => {
+                crate::pipeline::batch::decode_protobuf(self.signal, &self.value)
+            }
+            Encoding::OtlpJson => {
+                crate::pipeline::batch::decode_otlp_json(self.signal, &self.value)
+            }
+            _ => None,
+        };
+        let original_value = item
+            .is_none()
+            .then(|| String::from_utf8_lossy(&self.value).into_owned());
+        DeadLetter {
+            item: item.unwrap_or_else(|| Payload::empty(self.signal)),
+            error,
+            error_type,
+            stage: exporter.to_string(),
+            pipeline: pipeline.to_string(),
+            rule: None,
+            field: None,
+            value: None,
+            original: Some(KafkaCoordinates {
+                topic: self.topic,
+                partition: None,
+                offset: None,
+                key: self.key,
+            }),
+            original_value,
+            retry_count: retries,
+            timestamp: SystemTime::now(),
+        }
+    }
+}
+
+pub struct Encoder {
+    exporter: String,
+    topic: Template,
+    key: Option<Template>,
+    encoding: Encoding,
+    static_headers: Vec<(String, Vec<u8>)>,
+    record_limit: usize,
+    database_type_attribute: String,
+    instance_id_attribute: String,
+}
+
+pub struct Planned {
+    pub records: Vec<OutRecord>,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl Encoder {
+    pub fn new(config: &KafkaExporterConfig, exporter: &str) -> Encoder {
+        Encoder {
+            exporter: exporter.to_string(),
+            topic: Template::parse(&config.topic).expect("validated"),
+            key: config
+                .key
+                .as_deref()
+                .map(|k| Template::parse(k).expect("validated")),
+            encoding: config.encoding,
+            static_headers: config
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+                .collect(),
+            record_limit: config.record_limit(),
+            database_type_attribute: config.database_type_attribute.clone(),
+            instance_id_attribute: config.instance_id_attribute.clone(),
+        }
+    }
+
+    pub fn plan(&self, batch: Batch) -> Planned {
+        let pipeline = batch
+            .context
+            .dead_letter
+            .as_ref()
+            .map(|r| r.pipeline().to_string())
+            .unwrap_or_default();
+        let signal = batch.signal();
+        let mut planned = Planned {
+            records: Vec::new(),
+            dead_letters: Vec::new(),
+        };
+        if let Payload::DeadLetters(dead) = batch.payload {
+            for letter in dead.letters {
+                let topic = self
+                    .topic
+                    .render(signal, first_resource_attributes(&letter.item), &[])
+                    .unwrap_or_else(|_| self.topic.sample());
+                let mut headers = self.headers("application/json", DLQ_SCHEMA, signal);
+                headers.push(("error".into(), letter.error.as_bytes().to_vec()));
+                headers.push(("error_type".into(), letter.error_type.as_bytes().to_vec()));
+                planned.records.push(self.record(
+                    topic,
+                    letter.original.as_ref().and_then(|o| o.key.clone()),
+                    letter.to_json(),
+                    headers,
+                    1,
+                    signal,
+                    Encoding::DlqJson,
+                ));
+            }
+            return planned;
+        }
+        let per_item = self.encoding == Encoding::GdsJson
+            || self.topic.uses_item_attributes()
+            || self
+                .key
+                .as_ref()
+                .is_some_and(Template::uses_item_attributes);
+        let units = if per_item {
+            batch.payload.into_items()
+        } else {
+            resource_groups(batch.payload)
+        };
+        // Consecutive units bound for the same topic and key share a record in OTLP encodings.
+        let mut pending: Option<(String, Option<String>, Payload)> = None;
+        for unit in units {
+            let rendered = self.render(signal, &unit);
+            let (topic, key) = match rendered {
+                Ok(target) => target,
+                Err(error) => {
+                    planned.dead_letters.push(self.dead_letter(
+                        unit,
+                        &pipeline,
+                        error,
+                        "MissingAttribute",
+                    ));
+                    continue;
+                }
+            };
+            if self.encoding == Encoding::GdsJson {
+                self.encode_gds(unit, topic, key, &pipeline, &mut planned);
+                continue;
+            }
+            match &mut pending {
+                Some((t, k, payload)) if per_item && *t == topic && *k == key => {
+                    append_item(payload, unit)
+                }
+                _ => {
+                    if let Some((t, k, payload)) = pending.take() {
+                        self.encode_otlp(payload, t, k, &pipeline, &mut planned);
+                    }
+                    pending = Some((topic, key, unit));
+                }
+            }
+        }
+        if let Some((topic, key, payload)) = pending {
+            self.encode_otlp(payload, topic, key, &pipeline, &mut planned);
+        }
+        planned
+    }
+
+    fn render(&self, signal: Signal, unit: &Payload) -> Result<(String, Option<String>), String> {
+        let (resource, item) = (first_resource_attributes(unit), first_item_attributes(unit));
+        let topic = self
+            .topic
+            .render(signal, resource, item)
+            .map_err(|e| format!("topic {}: {e}", self.topic))?;
+        if let Some(problem) = super::config::topic_problem(&topic) {
+            return Err(format!(
+                "topic {}: rendered {topic:?}: {problem}",
+                self.topic
+            ));
+        }
+        let key = match &self.key {
+            Some(template) => Some(
+                template
+                    .render(signal, resource, item)
+                    .map_err(|e| format!("key {template}: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok((topic, key))
+    }
+
+    fn encode_otlp(
+        &self,
+        payload: Payload,
+        topic: String,
+        key: Option<String>,
+        pipeline: &str,
+        planned: &mut Planned,
+    ) {
+        let signal = payload.signal();
+        let (content_type, value) = match self.encoding {
+            Encoding::OtlpJson => (
+                "application/json",
+                payload.to_otlp_json().unwrap_or_default(),
+            ),
+            _ => ("application/x-protobuf", payload.encode_protobuf()),
+        };
+        let items = payload.item_count();
+        if value.len() > self.record_limit {
+            if items > 1 {
+                // Halves until each piece fits, at resource and item boundaries.
+                for piece in chunk(payload, items.div_ceil(2), usize::MAX) {
+                    self.encode_otlp(piece, topic.clone(), key.clone(), pipeline, planned);
+                }
+            } else {
+                let error = format!(
+                    "a single item encodes to {} bytes, over the record limit of {}",
+                    value.len(),
+                    self.record_limit
+                );
+                planned.dead_letters.push(self.dead_letter(
+                    payload,
+                    pipeline,
+                    error,
+                    "RecordTooLarge",
+                ));
+            }
+            return;
+        }
+        let headers = self.headers(content_type, OTLP_SCHEMA, signal);
+        planned
+            .records
+            .push(self.record(topic, key, value, headers, items, signal, self.encoding));
+    }
+
+    fn encode_gds(
+        &self,
+        item: Payload,
+        topic: String,
+        key: Option<String>,
+        pipeline: &str,
+        planned: &mut Planned,
+    ) {
+        let signal = item.signal();
+        let names = GdsNames {
+            database_type: &self.database_type_attribute,
+            instance_id: &self.instance_id_attribute,
+        };
+        let record_id = new_record_id();
+        let Some((message, schema)) = gds::message(&item, &names, &record_id) else {
+            let error = format!("gds_json has no message for this {signal} item");
+            planned
+                .dead_letters
+                .push(self.dead_letter(item, pipeline, error, "EncodingError"));
+            return;
+        };
+        let value = serde_json::to_vec(&message).unwrap_or_default();
+        if value.len() > self.record_limit {
+            let error = format!(
+                "the message encodes to {} bytes, over the record limit of {}",
+                value.len(),
+                self.record_limit
             );
-            vec![OutRecord {
-                key: None,
-                value: data.encode_protobuf(),
-                headers: header(headers, "signal", signal.as_bytes()),
-                items: batch.context.items,
-            }]
+            planned
+                .dead_letters
+                .push(self.dead_letter(item, pipeline, error, "RecordTooLarge"));
+            return;
+        }
+        let headers = self.headers("application/json", schema, signal);
+        let mut record = self.record(topic, key, value, headers, 1, signal, Encoding::GdsJson);
+        record.record_id = record_id;
+        if let Some(header) = record.headers.iter_mut().find(|(k, _)| k == "record.id") {
+            header.1 = record.record_id.as_bytes().to_vec();
+        }
+        planned.records.push(record);
+    }
+
+    fn headers(&self, content_type: &str, schema: &str, signal: Signal) -> Vec<(String, Vec<u8>)> {
+        let mut headers = vec![
+            ("content-type".to_string(), content_type.as_bytes().to_vec()),
+            ("schema.version".to_string(), schema.as_bytes().to_vec()),
+            ("signal".to_string(), signal.as_str().as_bytes().to_vec()),
+        ];
+        headers.extend(self.static_headers.iter().cloned());
+        headers
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        topic: String,
+        key: Option<String>,
+        value: Vec<u8>,
+        mut headers: Vec<(String, Vec<u8>)>,
+        items: usize,
+        signal: Signal,
+        encoding: Encoding,
+    ) -> OutRecord {
+        let record_id = new_record_id();
+        headers.push(("record.id".to_string(), record_id.as_bytes().to_vec()));
+        OutRecord {
+            topic,
+            key,
+            value,
+            headers,
+            items,
+            signal,
+            encoding,
+            record_id,
+        }
+    }
+
+    fn dead_letter(
+        &self,
+        item: Payload,
+        pipeline: &str,
+        error: String,
+        error_type: &'static str,
+    ) -> DeadLetter {
+        DeadLetter {
+            item,
+            error,
+            error_type,
+            stage: self.exporter.clone(),
+            pipeline: pipeline.to_string(),
+            rule: None,
+            field: None,
+            value: None,
+            original: None,
+            original_value: None,
+            retry_count: 0,
+            timestamp: SystemTime::now(),
         }
     }
 }

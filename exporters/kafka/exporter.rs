@@ -2,33 +2,44 @@
 //! reports say. In-flight bytes are bounded, so a slow broker slows the pipeline instead of
 //! growing memory.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::encode::{encode, OutRecord};
+use super::encode::{Encoder, OutRecord};
+use super::fallback::FallbackFile;
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
 use crate::config::ComponentId;
-use crate::pipeline::batch::Batch;
+use crate::pipeline::batch::{Batch, DeadLetter, DeadLetterRoute, DeadLetters, Payload, Signal};
 use crate::telemetry::{names, Health};
 
 /// Encoded bytes (in KiB) handed to librdkafka and not yet acknowledged.
 const MAX_IN_FLIGHT_KIB: u32 = 64 * 1024;
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(10);
+/// The first wait before producing a failed record again; it doubles each time.
+const RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 pub struct KafkaExporter {
-    id: String,
-    topic: String,
-    producer: super::Producer,
+    shared: Arc<Shared>,
     in_flight_kib: Arc<Semaphore>,
-    in_flight_items: Arc<AtomicUsize>,
     stop_watching: CancellationToken,
+}
+
+/// What the exporter task and its delivery tasks share.
+struct Shared {
+    id: String,
+    producer: super::Producer,
+    encoder: Encoder,
+    fallback: FallbackFile,
+    max_retries: u32,
+    in_flight_items: AtomicUsize,
 }
 
 impl KafkaExporter {
@@ -52,12 +63,20 @@ impl KafkaExporter {
             health,
             stop_watching.clone(),
         );
+        let fallback_path = config.dead_letter_file.clone().unwrap_or_else(|| {
+            PathBuf::from("data/dead-letters")
+                .join(format!("{}.jsonl", id.to_string().replace('/', "-")))
+        });
         Ok(KafkaExporter {
-            id: id.to_string(),
-            topic: config.topic.clone(),
-            producer,
+            shared: Arc::new(Shared {
+                id: id.to_string(),
+                producer,
+                encoder: Encoder::new(config, &id.to_string()),
+                fallback: FallbackFile::new(fallback_path),
+                max_retries: config.max_retries,
+                in_flight_items: AtomicUsize::new(0),
+            }),
             in_flight_kib: Arc::new(Semaphore::new(MAX_IN_FLIGHT_KIB as usize)),
-            in_flight_items: Arc::new(AtomicUsize::new(0)),
             stop_watching,
         })
     }
@@ -86,132 +105,249 @@ impl KafkaExporter {
 
     /// False when the shutdown deadline passed before librdkafka took the batch.
     async fn produce(&self, batch: Batch, deadline_passed: &CancellationToken) -> bool {
-        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone())
+        let shared = &self.shared;
+        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => shared.id.clone())
             .increment(batch.items() as u64);
-        let mut records = encode(batch).into_iter();
+        let route = batch.context.dead_letter.clone();
+        let planned = shared.encoder.plan(batch);
+        if !planned.dead_letters.is_empty() {
+            shared
+                .dead_letter(route.as_ref(), planned.dead_letters)
+                .await;
+        }
+        let mut records = planned.records.into_iter();
         while let Some(record) = records.next() {
-            if !self.produce_record(record, deadline_passed).await {
-                self.count_undrained(records.map(|r| r.items).sum());
-                return false;
-            }
+            let kib = u32::try_from(record.value.len() / 1024 + 1)
+                .unwrap_or(u32::MAX)
+                .min(MAX_IN_FLIGHT_KIB);
+            let permit = tokio::select! {
+                biased;
+                _ = deadline_passed.cancelled() => {
+                    let left = record.items + records.map(|r| r.items).sum::<usize>();
+                    shared.count_undrained(left);
+                    return false;
+                }
+                permit = self.in_flight_kib.clone().acquire_many_owned(kib) => permit.expect("never closed"),
+            };
+            shared
+                .in_flight_items
+                .fetch_add(record.items, Ordering::Relaxed);
+            tokio::spawn(deliver(shared.clone(), record, route.clone(), permit));
         }
         true
     }
 
-    async fn produce_record(&self, out: OutRecord, deadline_passed: &CancellationToken) -> bool {
-        let items = out.items;
-        let kib = u32::try_from(out.value.len() / 1024 + 1)
-            .unwrap_or(u32::MAX)
-            .min(MAX_IN_FLIGHT_KIB);
-        let permit = tokio::select! {
-            biased;
-            _ = deadline_passed.cancelled() => {
-                self.count_undrained(items);
-                return false;
-            }
-            permit = self.in_flight_kib.clone().acquire_many_owned(kib) => permit.expect("never closed"),
-        };
-        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic)
-            .payload(&out.value)
-            .headers(out.headers);
-        if let Some(key) = &out.key {
-            record = record.key(key);
-        }
-        loop {
-            match self.producer.send_result(record) {
-                Ok(delivery) => {
-                    self.in_flight_items.fetch_add(items, Ordering::Relaxed);
-                    tokio::spawn(track_delivery(
-                        delivery,
-                        items,
-                        self.id.clone(),
-                        self.in_flight_items.clone(),
-                        permit,
-                    ));
-                    return true;
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    record = returned;
-                    tokio::select! {
-                        biased;
-                        _ = deadline_passed.cancelled() => {
-                            self.count_undrained(items);
-                            return false;
-                        }
-                        _ = tokio::time::sleep(QUEUE_FULL_BACKOFF) => {}
-                    }
-                }
-                Err((e, _)) => {
-                    metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
-                        .increment(items as u64);
-                    tracing::error!(exporter = %self.id, topic = %self.topic, items, error = %e, "Kafka refused the record");
-                    return true;
-                }
-            }
-        }
-    }
-
     async fn await_deliveries(&self, deadline_passed: &CancellationToken) {
+        let shared = &self.shared;
         tokio::select! {
             biased;
             _ = deadline_passed.cancelled() => {
-                let items = self.in_flight_items.load(Ordering::Relaxed);
-                self.count_undrained(items);
-                tracing::warn!(exporter = %self.id, items, "shutdown deadline passed before Kafka acknowledged everything");
+                let items = shared.in_flight_items.load(Ordering::Relaxed);
+                shared.count_undrained(items);
+                tracing::warn!(exporter = %shared.id, items, "shutdown deadline passed before Kafka acknowledged everything");
             }
             all = self.in_flight_kib.acquire_many(MAX_IN_FLIGHT_KIB) => {
                 drop(all);
-                tracing::info!(exporter = %self.id, "every record is acknowledged by Kafka");
+                tracing::info!(exporter = %shared.id, "every record is acknowledged by Kafka");
             }
         }
     }
 
     fn give_up(&self, mut input: mpsc::Receiver<Batch>) {
+        let shared = &self.shared;
         self.stop_watching.cancel();
         input.close();
-        let mut items = self.in_flight_items.load(Ordering::Relaxed);
+        let mut items = shared.in_flight_items.load(Ordering::Relaxed);
         while let Ok(batch) = input.try_recv() {
             items += batch.items();
         }
-        self.count_undrained(items);
+        shared.count_undrained(items);
         if items > 0 {
-            tracing::warn!(exporter = %self.id, items, "shutdown deadline passed with items not delivered");
+            tracing::warn!(exporter = %shared.id, items, "shutdown deadline passed with items not delivered");
         }
     }
+}
 
+impl Shared {
     fn count_undrained(&self, items: usize) {
         metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.id.clone())
             .increment(items as u64);
     }
+
+    /// To the batch's pipeline's dead-letter exporters; to the fallback file when there is no
+    /// route or this exporter is itself the dead letter.
+    async fn dead_letter(&self, route: Option<&DeadLetterRoute>, letters: Vec<DeadLetter>) {
+        let items = letters.len() as u64;
+        metrics::counter!(names::EXPORTER_DEAD_LETTERED, "exporter" => self.id.clone())
+            .increment(items);
+        if let Some(route) = route {
+            let signal = letters.first().map_or(Signal::Traces, |l| l.item.signal());
+            let batch = Batch::new(
+                Payload::DeadLetters(DeadLetters {
+                    signal,
+                    letters: letters.clone(),
+                }),
+                self.id.clone().into(),
+            );
+            if route.send(batch).await.is_ok() {
+                return;
+            }
+        }
+        match self.fallback.write(&letters) {
+            Ok(()) => {
+                tracing::warn!(exporter = %self.id, items, file = %self.fallback.path().display(), "dead letters written to the fallback file")
+            }
+            Err(e) => {
+                metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
+                    .increment(items);
+                tracing::error!(exporter = %self.id, items, file = %self.fallback.path().display(), error = %e, "dead letters lost: the fallback file cannot be written");
+            }
+        }
+    }
 }
 
-async fn track_delivery(
-    delivery: DeliveryFuture,
-    items: usize,
-    exporter: String,
-    in_flight_items: Arc<AtomicUsize>,
+/// Produces one record and awaits its delivery report; retries what may pass, dead-letters
+/// what cannot (or has been retried enough).
+async fn deliver(
+    shared: Arc<Shared>,
+    out: OutRecord,
+    route: Option<DeadLetterRoute>,
     permit: OwnedSemaphorePermit,
 ) {
     let started = Instant::now();
-    let outcome = delivery.await;
-    in_flight_items.fetch_sub(items, Ordering::Relaxed);
-    drop(permit);
-    match outcome {
-        Ok(Ok(_)) => {
-            metrics::counter!(names::EXPORTER_SENT, "exporter" => exporter.clone())
-                .increment(items as u64);
-            metrics::histogram!(names::KAFKA_DELIVERY_SECONDS, "exporter" => exporter)
+    let headers = out.owned_headers();
+    let mut attempt = 0;
+    let failure = loop {
+        let mut record = FutureRecord::<[u8], [u8]>::to(&out.topic)
+            .payload(&out.value)
+            .headers(headers.clone());
+        if let Some(key) = &out.key {
+            record = record.key(key.as_bytes());
+        }
+        let delivery = loop {
+            match shared.producer.send_result(record) {
+                Ok(delivery) => break Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                }
+                Err((e, _)) => break Err(e),
+            }
+        };
+        let outcome = match delivery {
+            Ok(delivery) => match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(e),
+                Err(_) => Err(KafkaError::Canceled),
+            },
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => break None,
+            Err(e) if is_permanent(&e) || attempt >= shared.max_retries => break Some(e),
+            Err(e) => {
+                attempt += 1;
+                let backoff = RETRY_BACKOFF * 2u32.saturating_pow(attempt - 1);
+                tracing::warn!(exporter = %shared.id, topic = %out.topic, attempt, error = %e, "delivery failed; producing the record again");
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    };
+    shared
+        .in_flight_items
+        .fetch_sub(out.items, Ordering::Relaxed);
+    match failure {
+        None => {
+            metrics::counter!(names::EXPORTER_SENT, "exporter" => shared.id.clone())
+                .increment(out.items as u64);
+            metrics::histogram!(names::KAFKA_DELIVERY_SECONDS, "exporter" => shared.id.clone())
                 .record(started.elapsed().as_secs_f64());
         }
-        Ok(Err((e, _))) => {
-            metrics::counter!(names::EXPORTER_FAILED, "exporter" => exporter.clone())
-                .increment(items as u64);
-            tracing::error!(%exporter, items, error = %e, "Kafka did not accept a record");
+        Some(e) => {
+            tracing::error!(exporter = %shared.id, topic = %out.topic, items = out.items, retries = attempt, error = %e, "Kafka did not accept a record; it goes to the dead letter");
+            let error_type = error_type(&e);
+            let pipeline = route
+                .as_ref()
+                .map(|r| r.pipeline().to_string())
+                .unwrap_or_default();
+            let letters = if out.encoding == super::Encoding::DlqJson {
+                // A dead letter that failed: keep the DLQ message itself.
+                vec![undeliverable_dead_letter(
+                    &out,
+                    &shared.id,
+                    e.to_string(),
+                    attempt,
+                )]
+            } else {
+                vec![out.into_dead_letter(
+                    &shared.id,
+                    &pipeline,
+                    e.to_string(),
+                    error_type,
+                    attempt,
+                )]
+            };
+            // A DLQ record never goes back to a DLQ: that could loop.
+            let route = route.filter(|_| letters[0].error_type != "DeadLetterDeliveryError");
+            shared.dead_letter(route.as_ref(), letters).await;
         }
-        Err(_) => {
-            metrics::counter!(names::EXPORTER_FAILED, "exporter" => exporter.clone())
-                .increment(items as u64);
-            tracing::error!(%exporter, items, "the producer dropped a record without a delivery report");
-        }
+    }
+    drop(permit);
+}
+
+fn undeliverable_dead_letter(
+    out: &OutRecord,
+    exporter: &str,
+    error: String,
+    retries: u32,
+) -> DeadLetter {
+    DeadLetter {
+        item: Payload::empty(out.signal),
+        error: format!(
+            "the dead letter itself could not be delivered to {}: {error}",
+            out.topic
+        ),
+        error_type: "DeadLetterDeliveryError",
+        stage: exporter.to_string(),
+        pipeline: String::new(),
+        rule: None,
+        field: None,
+        value: None,
+        original: None,
+        original_value: Some(String::from_utf8_lossy(&out.value).into_owned()),
+        retry_count: retries,
+        timestamp: std::time::SystemTime::now(),
+    }
+}
+
+/// Errors that producing again cannot fix.
+fn is_permanent(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            UnknownTopicOrPartition
+                | UnknownTopic
+                | TopicAuthorizationFailed
+                | ClusterAuthorizationFailed
+                | MessageSizeTooLarge
+                | InvalidMessageSize
+                | MessageBatchTooLarge
+                | InvalidRecord
+                | InvalidTopic
+                | InvalidRequiredAcks
+                | PolicyViolation
+        )
+    )
+}
+
+fn error_type(error: &KafkaError) -> &'static str {
+    use RDKafkaErrorCode::*;
+    match error.rdkafka_error_code() {
+        Some(UnknownTopicOrPartition | UnknownTopic | InvalidTopic) => "UnknownTopic",
+        Some(TopicAuthorizationFailed | ClusterAuthorizationFailed) => "AuthorizationFailed",
+        Some(MessageSizeTooLarge | InvalidMessageSize | MessageBatchTooLarge) => "RecordTooLarge",
+        Some(MessageTimedOut) => "DeliveryTimedOut",
+        _ => "KafkaDeliveryError",
     }
 }

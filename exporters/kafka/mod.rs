@@ -4,7 +4,10 @@ mod config;
 mod context;
 mod encode;
 mod exporter;
+mod fallback;
+mod gds;
 mod readiness;
+mod template;
 
 pub use config::{Encoding, KafkaExporterConfig};
 pub use context::QuietContext;

@@ -140,8 +140,11 @@ impl Admission {
             results.push((passed, outcome));
         }
         let mut admitted = Admitted::default();
-        for ((next, dead_letter), (passed, mut outcome)) in reserved.into_iter().zip(results) {
-            if let Some(passed) = passed {
+        for (((next, dead_letter), (passed, mut outcome)), entry) in
+            reserved.into_iter().zip(results).zip(entries)
+        {
+            if let Some(mut passed) = passed {
+                passed.context.dead_letter = entry.dead_letter_route.clone();
                 next.send(passed);
             }
             if let Some(letters) = outcome.take_dead_letters(&template) {

@@ -309,6 +309,24 @@ mod items {
     }
 }
 
+/// A protobuf `Export*ServiceRequest` of the signal, if it decodes.
+pub fn decode_protobuf(signal: Signal, bytes: &[u8]) -> Option<Payload> {
+    Some(match signal {
+        Signal::Traces => Payload::Traces(ExportTraceServiceRequest::decode(bytes).ok()?),
+        Signal::Metrics => Payload::Metrics(ExportMetricsServiceRequest::decode(bytes).ok()?),
+        Signal::Logs => Payload::Logs(ExportLogsServiceRequest::decode(bytes).ok()?),
+    })
+}
+
+/// An OTLP/JSON `Export*ServiceRequest` of the signal, if it parses.
+pub fn decode_otlp_json(signal: Signal, bytes: &[u8]) -> Option<Payload> {
+    Some(match signal {
+        Signal::Traces => Payload::Traces(serde_json::from_slice(bytes).ok()?),
+        Signal::Metrics => Payload::Metrics(serde_json::from_slice(bytes).ok()?),
+        Signal::Logs => Payload::Logs(serde_json::from_slice(bytes).ok()?),
+    })
+}
+
 fn data_point_count(data: Option<&Data>) -> usize {
     match data {
         Some(Data::Gauge(g)) => g.data_points.len(),
@@ -333,6 +351,41 @@ pub struct SignalMismatch {
 pub struct DeliveryContext {
     pub items: usize,
     pub source: Arc<str>,
+    /// Where a later stage sends what it cannot deliver: the pipeline's dead-letter exporters.
+    pub dead_letter: Option<DeadLetterRoute>,
+}
+
+/// A pipeline's dead-letter exporters, carried by its batches so that a shared exporter knows
+/// each batch's route.
+#[derive(Clone)]
+pub struct DeadLetterRoute(pub Arc<(String, super::fanout::Fanout)>);
+
+impl DeadLetterRoute {
+    pub fn new(pipeline: &str, fanout: super::fanout::Fanout) -> DeadLetterRoute {
+        DeadLetterRoute(Arc::new((pipeline.to_string(), fanout)))
+    }
+
+    pub fn pipeline(&self) -> &str {
+        &self.0 .0
+    }
+
+    pub async fn send(&self, letters: Batch) -> Result<(), super::fanout::FanoutError> {
+        self.0 .1.send(letters).await
+    }
+}
+
+impl PartialEq for DeadLetterRoute {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DeadLetterRoute {}
+
+impl fmt::Debug for DeadLetterRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeadLetterRoute({})", self.pipeline())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -346,7 +399,11 @@ impl Batch {
         let items = payload.item_count();
         Batch {
             payload,
-            context: DeliveryContext { items, source },
+            context: DeliveryContext {
+                items,
+                source,
+                dead_letter: None,
+            },
         }
     }
 
@@ -360,7 +417,9 @@ impl Batch {
 
     /// An empty batch of the same signal and source, to carry what a stage splits off.
     pub fn clone_context_only(&self) -> Batch {
-        Batch::new(Payload::empty(self.signal()), self.context.source.clone())
+        let mut empty = Batch::new(Payload::empty(self.signal()), self.context.source.clone());
+        empty.context.dead_letter = self.context.dead_letter.clone();
+        empty
     }
 
     /// Replaces the payload and recounts its items.

@@ -31,7 +31,7 @@ pub fn chunk(payload: Payload, max_items: usize, max_bytes: usize) -> Vec<Payloa
 }
 
 /// Appends a single-item payload, into the last resource and scope when they are the same.
-fn append_item(into: &mut Payload, item: Payload) {
+pub fn append_item(into: &mut Payload, item: Payload) {
     macro_rules! merge {
         ($groups:expr, $item_groups:expr, $scopes:ident, $items:ident) => {{
             for mut group in $item_groups {
@@ -71,6 +71,28 @@ fn append_item(into: &mut Payload, item: Payload) {
         (into, item) => {
             let _ = into.append(item);
         }
+    }
+}
+
+/// Each resource group as a payload of its own.
+pub fn resource_groups(payload: Payload) -> Vec<Payload> {
+    match payload {
+        Payload::Traces(r) => r
+            .resource_spans
+            .into_iter()
+            .map(|g| Payload::Traces(opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest { resource_spans: vec![g] }))
+            .collect(),
+        Payload::Metrics(r) => r
+            .resource_metrics
+            .into_iter()
+            .map(|g| Payload::Metrics(opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest { resource_metrics: vec![g] }))
+            .collect(),
+        Payload::Logs(r) => r
+            .resource_logs
+            .into_iter()
+            .map(|g| Payload::Logs(opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest { resource_logs: vec![g] }))
+            .collect(),
+        dead @ Payload::DeadLetters(_) => vec![dead],
     }
 }
 

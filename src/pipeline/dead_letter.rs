@@ -27,8 +27,10 @@ pub struct DeadLetter {
     pub rule: Option<String>,
     pub field: Option<String>,
     pub value: Option<String>,
-    /// Where the item was in Kafka, for items refused after being read from it.
+    /// Where the item was in Kafka (or was going), for items refused after reaching it.
     pub original: Option<KafkaCoordinates>,
+    /// The item as it was encoded, when that is not an OTLP request (a gds_json record).
+    pub original_value: Option<String>,
     pub retry_count: u32,
     pub timestamp: SystemTime,
 }
@@ -36,8 +38,8 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaCoordinates {
     pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
     pub key: Option<String>,
 }
 
@@ -68,14 +70,17 @@ impl DeadLetter {
         let original = self.original.as_ref();
         DlqMessage {
             original_topic: original.map(|o| o.topic.as_str()),
-            original_partition: original.map(|o| o.partition),
-            original_offset: original.map(|o| o.offset),
+            original_partition: original.and_then(|o| o.partition),
+            original_offset: original.and_then(|o| o.offset),
             original_key: original.and_then(|o| o.key.as_deref()),
-            original_value: self
-                .item
-                .to_otlp_json()
-                .map(|json| String::from_utf8_lossy(&json).into_owned())
-                .unwrap_or_default(),
+            original_value: match &self.original_value {
+                Some(value) => value.clone(),
+                None => self
+                    .item
+                    .to_otlp_json()
+                    .map(|json| String::from_utf8_lossy(&json).into_owned())
+                    .unwrap_or_default(),
+            },
             error: &self.error,
             error_type: self.error_type,
             timestamp: rfc3339(self.timestamp),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::batch::DeadLetterRoute;
 use super::fanout::Fanout;
 use super::shutdown::Tier;
 use super::{inline, PipelineEntry, Routes, StageContext, StartError, STAGE_QUEUE_CAPACITY};
@@ -99,11 +100,14 @@ impl Service {
                     ProcessorStage::Batch(_) => None,
                 })
                 .collect();
+            let dead_letter_route = (!pipeline.dead_letter.is_empty())
+                .then(|| DeadLetterRoute::new(&pipeline.name, dead_letter.clone()));
             let entry = Arc::new(PipelineEntry {
                 pipeline: pipeline.name.clone(),
                 inline,
                 next,
                 dead_letter,
+                dead_letter_route,
             });
             for id in &pipeline.receivers {
                 routes

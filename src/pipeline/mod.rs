@@ -2,11 +2,13 @@
 //! out to the pipeline's exporters; stages are tasks joined by bounded channels.
 
 pub mod admission;
+pub mod attributes;
 pub mod batch;
 pub mod chunk;
 pub mod dead_letter;
 pub mod fanout;
 mod graph;
+pub mod ids;
 pub mod inline;
 mod shutdown;
 
@@ -31,6 +33,8 @@ pub struct PipelineEntry {
     pub inline: Vec<inline::SharedInline>,
     pub next: Fanout,
     pub dead_letter: Fanout,
+    /// The same exporters, for the batches to carry (none when the pipeline has none).
+    pub dead_letter_route: Option<batch::DeadLetterRoute>,
 }
 
 /// Where a receiver sends each signal: every pipeline it feeds.

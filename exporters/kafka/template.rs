@@ -1,0 +1,238 @@
+//! Topic and key templates: `gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}`.
+//! `${signal}` is the signal name, `${resource:KEY}` a resource attribute, `${attribute:KEY}` the
+//! item's own attribute; `:-text` gives a default for a missing attribute. A missing attribute
+//! without a default sends the item to the pipeline's dead letter.
+
+use std::fmt;
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+
+use crate::pipeline::attributes::text_of;
+use crate::pipeline::batch::Signal;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Signal,
+    Resource {
+        key: String,
+        default: Option<String>,
+    },
+    Attribute {
+        key: String,
+        default: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("a reference opened with ${{ at byte {0} is not closed with }}")]
+    Unclosed(usize),
+    #[error("expected ${{signal}}, ${{resource:KEY}} or ${{attribute:KEY}}, found ${{{0}}}")]
+    UnknownReference(String),
+}
+
+/// A reference that had no value and no default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {whose} attribute {key:?} is missing and the template gives no default")]
+pub struct Missing {
+    pub whose: &'static str,
+    pub key: String,
+}
+
+impl Template {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(start) = rest.find("${") {
+            if start > 0 {
+                parts.push(Part::Literal(rest[..start].to_string()));
+            }
+            let end = rest[start..]
+                .find('}')
+                .ok_or(TemplateError::Unclosed(offset + start))?
+                + start;
+            let reference = &rest[start + 2..end];
+            let (body, default) = match reference.split_once(":-") {
+                Some((body, default)) => (body, Some(default.to_string())),
+                None => (reference, None),
+            };
+            parts.push(match body.split_once(':') {
+                None if body == "signal" => Part::Signal,
+                Some(("resource", key)) if !key.is_empty() => Part::Resource {
+                    key: key.into(),
+                    default,
+                },
+                Some(("attribute", key)) if !key.is_empty() => Part::Attribute {
+                    key: key.into(),
+                    default,
+                },
+                _ => return Err(TemplateError::UnknownReference(reference.into())),
+            });
+            offset += end + 1;
+            rest = &rest[end + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_string()));
+        }
+        Ok(Template { parts })
+    }
+
+    /// Whether rendering needs each item's own attributes, not only its resource's.
+    pub fn uses_item_attributes(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Attribute { .. }))
+    }
+
+    /// The text with every reference replaced by a sample value, for checking what the
+    /// literal parts allow.
+    pub fn sample(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(text) => text.as_str(),
+                _ => "x",
+            })
+            .collect()
+    }
+
+    pub fn render(
+        &self,
+        signal: Signal,
+        resource: &[KeyValue],
+        item: &[KeyValue],
+    ) -> Result<String, Missing> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Signal => out.push_str(signal.as_str()),
+                Part::Resource { key, default } => {
+                    out.push_str(&lookup(resource, key, default.as_deref(), "resource")?)
+                }
+                Part::Attribute { key, default } => {
+                    out.push_str(&lookup(item, key, default.as_deref(), "item")?)
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn lookup(
+    attributes: &[KeyValue],
+    key: &str,
+    default: Option<&str>,
+    whose: &'static str,
+) -> Result<String, Missing> {
+    let found = text_of(attributes, key).filter(|text| !text.is_empty());
+    match (found, default) {
+        (Some(text), _) => Ok(text),
+        (None, Some(default)) => Ok(default.to_string()),
+        (None, None) => Err(Missing {
+            whose,
+            key: key.to_string(),
+        }),
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => f.write_str(text)?,
+                Part::Signal => f.write_str("${signal}")?,
+                Part::Resource { key, default } => write!(
+                    f,
+                    "${{resource:{key}{}}}",
+                    default
+                        .as_ref()
+                        .map(|d| format!(":-{d}"))
+                        .unwrap_or_default()
+                )?,
+                Part::Attribute { key, default } => write!(
+                    f,
+                    "${{attribute:{key}{}}}",
+                    default
+                        .as_ref()
+                        .map(|d| format!(":-{d}"))
+                        .unwrap_or_default()
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+
+    fn kv(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn renders_signal_resource_and_item_references_with_defaults() {
+        let topic = Template::parse(
+            "gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}",
+        )
+        .unwrap();
+        let resource = [kv("db.system", "postgresql")];
+        assert_eq!(
+            topic.render(Signal::Metrics, &resource, &[]).unwrap(),
+            "gds.metrics.postgresql.dev"
+        );
+        let key = Template::parse("${resource:db.system}:${attribute:db.instance}").unwrap();
+        assert!(key.uses_item_attributes());
+        assert_eq!(
+            key.render(Signal::Logs, &resource, &[kv("db.instance", "prod-db-01")])
+                .unwrap(),
+            "postgresql:prod-db-01"
+        );
+        assert_eq!(
+            key.render(Signal::Logs, &resource, &[]),
+            Err(Missing {
+                whose: "item",
+                key: "db.instance".into()
+            })
+        );
+        assert_eq!(
+            topic.to_string(),
+            "gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}"
+        );
+    }
+
+    #[test]
+    fn reports_malformed_templates() {
+        assert_eq!(
+            Template::parse("a.${resource:x"),
+            Err(TemplateError::Unclosed(2))
+        );
+        assert_eq!(
+            Template::parse("${env:X}"),
+            Err(TemplateError::UnknownReference("env:X".into()))
+        );
+        assert_eq!(
+            Template::parse("plain")
+                .unwrap()
+                .render(Signal::Traces, &[], &[])
+                .unwrap(),
+            "plain"
+        );
+    }
+}
