@@ -177,7 +177,11 @@ impl Shared {
     /// To the batch's pipeline's dead-letter exporters; to the fallback file when there is no
     /// route or this exporter is itself the dead letter.
     async fn dead_letter(&self, route: Option<&DeadLetterRoute>, letters: Vec<DeadLetter>) {
-        let items = letters.len() as u64;
+        // Items, not letters: a refused record may hold a whole resource group.
+        let items: u64 = letters
+            .iter()
+            .map(|l| l.item.item_count().max(1) as u64)
+            .sum();
         metrics::counter!(names::EXPORTER_DEAD_LETTERED, "exporter" => self.id.clone())
             .increment(items);
         if let Some(route) = route {
