@@ -1,7 +1,9 @@
 //! Exporters: the end of a pipeline. Each type is registered in the one `match` below.
 
+pub mod debug;
 pub mod file;
 pub mod kafka;
+pub mod template;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -12,12 +14,13 @@ use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::StartError;
 use crate::telemetry::Health;
 
-pub const TYPES: &[&str] = &["kafka", "file"];
+pub const TYPES: &[&str] = &["kafka", "file", "debug"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExporterConfig {
     Kafka(kafka::KafkaExporterConfig),
     File(file::FileExporterConfig),
+    Debug(debug::DebugExporterConfig),
 }
 
 impl ComponentConfig for ExporterConfig {
@@ -31,6 +34,7 @@ impl ComponentConfig for ExporterConfig {
         match type_name {
             "kafka" => kafka::KafkaExporterConfig::deserialize(config).map(Self::Kafka),
             "file" => file::FileExporterConfig::deserialize(config).map(Self::File),
+            "debug" => crate::config::or_default(config).map(Self::Debug),
             other => Err(serde::de::Error::custom(format!(
                 "unknown exporter type {other:?}"
             ))),
@@ -42,7 +46,9 @@ impl ComponentConfig for ExporterConfig {
             ExporterConfig::Kafka(config) if config.encoding == kafka::Encoding::GdsJson => {
                 &[Signal::Metrics, Signal::Logs]
             }
-            ExporterConfig::Kafka(_) | ExporterConfig::File(_) => &Signal::ALL,
+            ExporterConfig::Kafka(_) | ExporterConfig::File(_) | ExporterConfig::Debug(_) => {
+                &Signal::ALL
+            }
         }
     }
 
@@ -50,13 +56,14 @@ impl ComponentConfig for ExporterConfig {
         match self {
             ExporterConfig::Kafka(config) => config.validate(),
             ExporterConfig::File(config) => config.validate(),
+            ExporterConfig::Debug(_) => Vec::new(),
         }
     }
 
     fn takes_data(&self) -> bool {
         match self {
             ExporterConfig::Kafka(config) => !config.writes_dead_letters(),
-            ExporterConfig::File(_) => true,
+            ExporterConfig::File(_) | ExporterConfig::Debug(_) => true,
         }
     }
 
@@ -64,6 +71,7 @@ impl ComponentConfig for ExporterConfig {
         match self {
             ExporterConfig::Kafka(config) => config.writes_dead_letters(),
             ExporterConfig::File(config) => config.format == file::FileFormat::Json,
+            ExporterConfig::Debug(_) => true,
         }
     }
 }
@@ -90,6 +98,12 @@ impl ExporterConfig {
                     .map_err(|e| StartError::new(id, e))?;
                 Ok(tokio::spawn(exporter.run(input, deadline_passed)))
             }
+            ExporterConfig::Debug(config) => Ok(tokio::spawn(debug::run(
+                config.clone(),
+                id.to_string(),
+                input,
+                deadline_passed,
+            ))),
         }
     }
 }

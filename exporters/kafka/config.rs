@@ -5,8 +5,8 @@ use bytesize::ByteSize;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
-use super::template::Template;
 use crate::config::{host_port_problem, ConfigError};
+use crate::exporters::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

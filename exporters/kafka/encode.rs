@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use rdkafka::message::{Header, OwnedHeaders};
 
 use super::gds::{self, GdsNames};
-use super::template::Template;
 use super::{Encoding, KafkaExporterConfig};
+use crate::exporters::template::Template;
 use crate::pipeline::attributes::{first_item_attributes, first_resource_attributes};
 use crate::pipeline::batch::{Batch, DeadLetter, Payload, Signal};
 use crate::pipeline::chunk::{append_item, chunk, resource_groups};

@@ -7,7 +7,6 @@ mod exporter;
 mod fallback;
 mod gds;
 mod readiness;
-mod template;
 
 pub use config::{Encoding, KafkaExporterConfig};
 pub use context::QuietContext;

@@ -255,3 +255,10 @@ fn a_processor_of_another_signal_is_an_error() {
         r#"service.pipelines.traces.processors[0]: processor "validate/gds" cannot handle traces; it handles metrics"#,
     );
 }
+
+#[test]
+fn the_dual_write_example_is_valid() {
+    let text = include_str!("../../examples/dual-write.yaml");
+    let config = Config::parse(text, |_| None).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(config.pipelines[0].exporters.len(), 2);
+}

@@ -1,4 +1,4 @@
-//! Topic and key templates: `gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}`.
+//! Templates for topics, keys and file paths: `gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}`.
 //! `${signal}` is the signal name, `${resource:KEY}` a resource attribute, `${attribute:KEY}` the
 //! item's own attribute; `:-text` gives a default for a missing attribute. A missing attribute
 //! without a default sends the item to the pipeline's dead letter.
@@ -91,6 +91,10 @@ impl Template {
             .any(|p| matches!(p, Part::Attribute { .. }))
     }
 
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
+
     /// The text with every reference replaced by a sample value, for checking what the
     /// literal parts allow.
     pub fn sample(&self) -> String {
@@ -109,16 +113,31 @@ impl Template {
         resource: &[KeyValue],
         item: &[KeyValue],
     ) -> Result<String, Missing> {
+        self.render_values(signal, resource, item, str::to_string)
+    }
+
+    /// As `render`, with each substituted value passed through `clean` (for file paths, where
+    /// an attribute value must not add directories).
+    pub fn render_values(
+        &self,
+        signal: Signal,
+        resource: &[KeyValue],
+        item: &[KeyValue],
+        clean: impl Fn(&str) -> String,
+    ) -> Result<String, Missing> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Signal => out.push_str(signal.as_str()),
-                Part::Resource { key, default } => {
-                    out.push_str(&lookup(resource, key, default.as_deref(), "resource")?)
-                }
+                Part::Resource { key, default } => out.push_str(&clean(&lookup(
+                    resource,
+                    key,
+                    default.as_deref(),
+                    "resource",
+                )?)),
                 Part::Attribute { key, default } => {
-                    out.push_str(&lookup(item, key, default.as_deref(), "item")?)
+                    out.push_str(&clean(&lookup(item, key, default.as_deref(), "item")?))
                 }
             }
         }

@@ -1,0 +1,96 @@
+//! `debug`: prints what reaches it to stderr, for trying a pipeline out.
+
+use std::io::Write;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::batch::{Batch, Payload};
+use crate::telemetry::names;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebugExporterConfig {
+    #[serde(default)]
+    pub verbosity: Verbosity,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verbosity {
+    /// One line per batch: signal, items, resource groups.
+    #[default]
+    Basic,
+    /// The whole batch as OTLP/JSON (dead letters as DLQ messages).
+    Detailed,
+}
+
+pub async fn run(
+    config: DebugExporterConfig,
+    id: String,
+    mut input: mpsc::Receiver<Batch>,
+    deadline_passed: CancellationToken,
+) {
+    loop {
+        let batch = tokio::select! {
+            biased;
+            _ = deadline_passed.cancelled() => return,
+            received = input.recv() => match received {
+                Some(batch) => batch,
+                None => return,
+            },
+        };
+        let text = describe(&batch, config.verbosity);
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{id}: {text}");
+        metrics::counter!(names::EXPORTER_SENT, "exporter" => id.clone())
+            .increment(batch.items() as u64);
+    }
+}
+
+pub fn describe(batch: &Batch, verbosity: Verbosity) -> String {
+    let groups = match &batch.payload {
+        Payload::Traces(r) => r.resource_spans.len(),
+        Payload::Metrics(r) => r.resource_metrics.len(),
+        Payload::Logs(r) => r.resource_logs.len(),
+        Payload::DeadLetters(d) => d.letters.len(),
+    };
+    let summary = format!(
+        "{} {} items in {groups} resource groups from {}",
+        batch.signal(),
+        batch.items(),
+        batch.context.source
+    );
+    match (verbosity, &batch.payload) {
+        (Verbosity::Basic, _) => summary,
+        (Verbosity::Detailed, Payload::DeadLetters(dead)) => {
+            let lines: Vec<String> = dead
+                .letters
+                .iter()
+                .map(|l| String::from_utf8_lossy(&l.to_json()).into_owned())
+                .collect();
+            format!("{summary}\n{}", lines.join("\n"))
+        }
+        (Verbosity::Detailed, data) => {
+            let json = data.to_otlp_json().unwrap_or_default();
+            format!("{summary}\n{}", String::from_utf8_lossy(&json))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::batch::Signal;
+
+    #[test]
+    fn basic_is_one_line_and_detailed_adds_the_otlp_json() {
+        let batch = Batch::new(Payload::empty(Signal::Logs), "otlp".into());
+        assert_eq!(
+            describe(&batch, Verbosity::Basic),
+            "logs 0 items in 0 resource groups from otlp"
+        );
+        assert!(describe(&batch, Verbosity::Detailed).ends_with(r#"{"resourceLogs":[]}"#));
+    }
+}

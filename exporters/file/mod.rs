@@ -1,0 +1,315 @@
+//! `file`: writes each batch as OTLP/JSON lines (the OpenTelemetry Collector's file format) or
+//! length-prefixed protobuf, optionally gzip- or zstd-compressed, to a path that may depend on
+//! resource attributes, rotating by size and age.
+
+mod writer;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use writer::backups_of;
+use writer::{RotatingFile, Rotation};
+
+use crate::config::{ComponentId, ConfigError};
+use crate::exporters::template::Template;
+use crate::pipeline::attributes::first_resource_attributes;
+use crate::pipeline::batch::{Batch, Payload};
+use crate::pipeline::chunk::resource_groups;
+use crate::telemetry::names;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileExporterConfig {
+    /// A path, or a template over the signal and resource attributes, such as
+    /// `./data/${resource:service.instance.id}.jsonl` (one file per database instance).
+    pub path: String,
+    #[serde(default)]
+    pub format: FileFormat,
+    /// Each batch is written as a gzip member or zstd frame: the file stays a valid stream.
+    pub compression: Option<FileCompression>,
+    pub rotation: Option<RotationConfig>,
+    /// How long written data may wait in memory before it is flushed to the file.
+    #[serde(default = "default_flush_interval", with = "humantime_serde")]
+    pub flush_interval: Duration,
+}
+
+fn default_flush_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// One `Export*ServiceRequest` in OTLP/JSON per line; dead letters one DLQ message per line.
+    #[default]
+    Json,
+    /// Each request as protobuf after its length as a 4-byte big-endian integer.
+    Proto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileCompression {
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationConfig {
+    pub max_megabytes: Option<u64>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_age: Option<Duration>,
+    #[serde(default = "default_max_backups")]
+    pub max_backups: usize,
+}
+
+fn default_max_backups() -> usize {
+    10
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileExporterError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write to {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl FileExporterConfig {
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        match Template::parse(&self.path) {
+            Ok(_) if self.path.trim().is_empty() => errors.push(ConfigError::new(
+                "path",
+                "expected a file path, found an empty string",
+            )),
+            Ok(_) => {}
+            Err(e) => errors.push(ConfigError::new("path", e.to_string())),
+        }
+        if let Some(rotation) = &self.rotation {
+            if rotation.max_megabytes.is_none() && rotation.max_age.is_none() {
+                errors.push(ConfigError::new(
+                    "rotation",
+                    "expected max_megabytes or max_age, found neither",
+                ));
+            }
+            if rotation.max_megabytes == Some(0) {
+                errors.push(ConfigError::new(
+                    "rotation.max_megabytes",
+                    "expected at least 1, found 0",
+                ));
+            }
+        }
+        if self.flush_interval.is_zero() {
+            errors.push(ConfigError::new(
+                "flush_interval",
+                "expected a duration above zero, found 0s",
+            ));
+        }
+        errors
+    }
+
+    fn rotation(&self) -> Rotation {
+        self.rotation
+            .as_ref()
+            .map_or(Rotation::default(), |r| Rotation {
+                max_bytes: r.max_megabytes.map(|mb| mb * 1024 * 1024),
+                max_age: r.max_age,
+                max_backups: r.max_backups,
+            })
+    }
+}
+
+pub struct FileExporter {
+    id: String,
+    path: Template,
+    format: FileFormat,
+    compression: Option<FileCompression>,
+    rotation: Rotation,
+    flush_interval: Duration,
+    files: HashMap<PathBuf, RotatingFile>,
+}
+
+impl FileExporter {
+    /// Opens a literal path now, so that an unwritable one fails start-up.
+    pub async fn open(
+        config: &FileExporterConfig,
+        id: &ComponentId,
+    ) -> Result<FileExporter, FileExporterError> {
+        let path = Template::parse(&config.path).expect("validated");
+        let mut exporter = FileExporter {
+            id: id.to_string(),
+            path,
+            format: config.format,
+            compression: config.compression,
+            rotation: config.rotation(),
+            flush_interval: config.flush_interval,
+            files: HashMap::new(),
+        };
+        if !config.path.contains("${") {
+            exporter
+                .file(PathBuf::from(&config.path))
+                .map_err(|source| FileExporterError::Open {
+                    path: config.path.clone(),
+                    source,
+                })?;
+        }
+        Ok(exporter)
+    }
+
+    pub async fn run(
+        mut self,
+        mut input: mpsc::Receiver<Batch>,
+        deadline_passed: CancellationToken,
+    ) {
+        let mut flush = tokio::time::interval(self.flush_interval);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = deadline_passed.cancelled() => break,
+                received = input.recv() => match received {
+                    Some(batch) => self.write(batch),
+                    None => break,
+                },
+                _ = flush.tick() => self.flush_all(),
+            }
+        }
+        self.flush_all();
+    }
+
+    fn write(&mut self, batch: Batch) {
+        let items = batch.items() as u64;
+        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone()).increment(items);
+        let signal = batch.signal();
+        let units = if self.path.is_literal() {
+            vec![batch.payload]
+        } else {
+            resource_groups(batch.payload)
+        };
+        for unit in units {
+            let rendered = self
+                .path
+                .render_values(
+                    signal,
+                    first_resource_attributes(&unit),
+                    &[],
+                    safe_path_part,
+                )
+                .unwrap_or_else(|_| {
+                    self.path
+                        .render_values(signal, &[], &[], |_| "unknown".into())
+                        .unwrap_or_default()
+                });
+            let unit_items = unit.item_count() as u64;
+            let outcome = self.encode(&unit).and_then(|bytes| {
+                self.file(PathBuf::from(&rendered))
+                    .and_then(|file| file.append(&bytes))
+                    .map_err(|source| FileExporterError::Write {
+                        path: rendered.clone(),
+                        source,
+                    })
+            });
+            match outcome {
+                Ok(()) => metrics::counter!(names::EXPORTER_SENT, "exporter" => self.id.clone())
+                    .increment(unit_items),
+                Err(e) => {
+                    metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
+                        .increment(unit_items);
+                    tracing::error!(exporter = %self.id, items = unit_items, error = %e, "cannot write a batch");
+                }
+            }
+        }
+    }
+
+    fn encode(&self, payload: &Payload) -> Result<Vec<u8>, FileExporterError> {
+        let raw = match (self.format, payload) {
+            (_, Payload::DeadLetters(dead)) => dead
+                .letters
+                .iter()
+                .flat_map(|letter| {
+                    let mut line = letter.to_json();
+                    line.push(b'\n');
+                    line
+                })
+                .collect(),
+            (FileFormat::Json, data) => {
+                let mut line = data.to_otlp_json().unwrap_or_default();
+                line.push(b'\n');
+                line
+            }
+            (FileFormat::Proto, data) => {
+                let encoded = data.encode_protobuf();
+                let mut framed = (encoded.len() as u32).to_be_bytes().to_vec();
+                framed.extend_from_slice(&encoded);
+                framed
+            }
+        };
+        let compressed = match self.compression {
+            None => Ok(raw),
+            Some(FileCompression::Gzip) => {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                encoder.write_all(&raw).and_then(|_| encoder.finish())
+            }
+            Some(FileCompression::Zstd) => zstd::encode_all(raw.as_slice(), 3),
+        };
+        compressed.map_err(|source| FileExporterError::Write {
+            path: self.path.to_string(),
+            source,
+        })
+    }
+
+    fn file(&mut self, path: PathBuf) -> std::io::Result<&mut RotatingFile> {
+        if !self.files.contains_key(&path) {
+            let file = RotatingFile::open(path.clone(), self.rotation)?;
+            self.files.insert(path.clone(), file);
+        }
+        Ok(self.files.get_mut(&path).expect("just inserted"))
+    }
+
+    fn flush_all(&mut self) {
+        for (path, file) in &mut self.files {
+            let result = if file.too_old() {
+                file.rotate()
+            } else {
+                file.flush()
+            };
+            if let Err(e) = result {
+                tracing::error!(exporter = %self.id, path = %path.display(), error = %e, "cannot flush");
+            }
+        }
+    }
+}
+
+/// An attribute value may not add directories to a path.
+fn safe_path_part(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.trim_matches('.').is_empty() {
+        "_".into()
+    } else {
+        cleaned
+    }
+}

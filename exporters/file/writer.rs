@@ -1,0 +1,215 @@
+//! An append-only file that rotates by size and age, keeps a bounded number of backups, and is
+//! only ever written whole chunks (one batch's lines), so no line is split across files.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::pipeline::dead_letter::rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    pub max_bytes: Option<u64>,
+    pub max_age: Option<Duration>,
+    pub max_backups: usize,
+}
+
+pub struct RotatingFile {
+    path: PathBuf,
+    rotation: Rotation,
+    file: Option<File>,
+    /// Bytes in the file, written or buffered.
+    size: u64,
+    opened_at: Instant,
+    buffer: Vec<u8>,
+}
+
+impl RotatingFile {
+    pub fn open(path: PathBuf, rotation: Rotation) -> std::io::Result<RotatingFile> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingFile {
+            path,
+            rotation,
+            file: Some(file),
+            size,
+            opened_at: Instant::now(),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Adds a whole chunk, rotating first if it would not fit or the file is too old.
+    pub fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        let too_big = self
+            .rotation
+            .max_bytes
+            .is_some_and(|max| self.size + chunk.len() as u64 > max);
+        if self.size > 0 && (too_big || self.too_old()) {
+            self.rotate()?;
+        }
+        self.buffer.extend_from_slice(chunk);
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    pub fn too_old(&self) -> bool {
+        self.rotation
+            .max_age
+            .is_some_and(|age| self.opened_at.elapsed() >= age)
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the file is closed"))?;
+        file.write_all(&self.buffer)?;
+        file.flush()?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Closes the file under a timestamped backup name, drops the oldest backups, starts anew.
+    pub fn rotate(&mut self) -> std::io::Result<()> {
+        self.flush()?;
+        self.file = None;
+        let backup = backup_name(&self.path, SystemTime::now());
+        std::fs::rename(&self.path, &backup)?;
+        self.prune_backups()?;
+        self.file = Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        );
+        self.size = 0;
+        self.opened_at = Instant::now();
+        Ok(())
+    }
+
+    fn prune_backups(&self) -> std::io::Result<()> {
+        let mut backups = backups_of(&self.path)?;
+        backups.sort();
+        let excess = backups.len().saturating_sub(self.rotation.max_backups);
+        for old in &backups[..excess] {
+            std::fs::remove_file(old)?;
+        }
+        Ok(())
+    }
+}
+
+/// `dir/telemetry.jsonl.gz` → (`telemetry`, `.jsonl.gz`): backups go between the two.
+fn split_name(path: &Path) -> (String, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.find('.') {
+        Some(dot) if dot > 0 => (name[..dot].to_string(), name[dot..].to_string()),
+        _ => (name, String::new()),
+    }
+}
+
+fn backup_name(path: &Path, now: SystemTime) -> PathBuf {
+    let (base, extension) = split_name(path);
+    let stamp = rfc3339(now).replace(':', "-");
+    let mut candidate = path.with_file_name(format!("{base}-{stamp}{extension}"));
+    let mut counter = 1;
+    while candidate.exists() {
+        candidate = path.with_file_name(format!("{base}-{stamp}-{counter}{extension}"));
+        counter += 1;
+    }
+    candidate
+}
+
+/// The backups of `path`, oldest first by name.
+pub fn backups_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let (base, extension) = split_name(path);
+    let directory = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let prefix = format!("{base}-");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(directory)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let is_backup = name.starts_with(&prefix)
+            && name.ends_with(&extension)
+            && name[prefix.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit());
+        if is_backup {
+            found.push(directory.join(name));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tributary-writer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn rotates_by_size_keeps_whole_chunks_and_prunes_backups() {
+        let dir = dir("size");
+        let path = dir.join("out.jsonl");
+        let rotation = Rotation {
+            max_bytes: Some(100),
+            max_age: None,
+            max_backups: 2,
+        };
+        let mut file = RotatingFile::open(path.clone(), rotation).unwrap();
+        for i in 0..10 {
+            file.append(format!("{i:039}\n").as_bytes()).unwrap();
+            file.flush().unwrap();
+        }
+        let backups = backups_of(&path).unwrap();
+        assert_eq!(backups.len(), 2, "{backups:?}");
+        for file in backups.iter().chain([&path]) {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(text.len() <= 100);
+            assert!(
+                text.ends_with('\n') && text.lines().all(|l| l.len() == 39),
+                "whole lines only: {text:?}"
+            );
+        }
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains(&format!("{:039}", 9)));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rotates_by_age() {
+        let dir = dir("age");
+        let path = dir.join("out.log");
+        let rotation = Rotation {
+            max_bytes: None,
+            max_age: Some(Duration::ZERO),
+            max_backups: 5,
+        };
+        let mut file = RotatingFile::open(path.clone(), rotation).unwrap();
+        file.append(b"a\n").unwrap();
+        file.append(b"b\n").unwrap();
+        file.flush().unwrap();
+        assert_eq!(backups_of(&path).unwrap().len(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b\n");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
