@@ -173,13 +173,10 @@ impl Encoder {
             let rendered = self.render(signal, &unit);
             let (topic, key) = match rendered {
                 Ok(target) => target,
-                Err(error) => {
-                    planned.dead_letters.push(self.dead_letter(
-                        unit,
-                        &pipeline,
-                        error,
-                        "MissingAttribute",
-                    ));
+                Err((error, error_type)) => {
+                    planned
+                        .dead_letters
+                        .push(self.dead_letter(unit, &pipeline, error, error_type));
                     continue;
                 }
             };
@@ -205,23 +202,29 @@ impl Encoder {
         planned
     }
 
-    fn render(&self, signal: Signal, unit: &Payload) -> Result<(String, Option<String>), String> {
+    /// The topic and key, or why the unit cannot have them and the error type to say so.
+    fn render(
+        &self,
+        signal: Signal,
+        unit: &Payload,
+    ) -> Result<(String, Option<String>), (String, &'static str)> {
+        const MISSING: &str = "MissingAttribute";
         let (resource, item) = (first_resource_attributes(unit), first_item_attributes(unit));
         let topic = self
             .topic
             .render(signal, resource, item)
-            .map_err(|e| format!("topic {}: {e}", self.topic))?;
+            .map_err(|e| (format!("topic {}: {e}", self.topic), MISSING))?;
         if let Some(problem) = super::config::topic_problem(&topic) {
-            return Err(format!(
-                "topic {}: rendered {topic:?}: {problem}",
-                self.topic
+            return Err((
+                format!("topic {}: rendered {topic:?}: {problem}", self.topic),
+                "InvalidTopic",
             ));
         }
         let key = match &self.key {
             Some(template) => Some(
                 template
                     .render(signal, resource, item)
-                    .map_err(|e| format!("key {template}: {e}"))?,
+                    .map_err(|e| (format!("key {template}: {e}"), MISSING))?,
             ),
             None => None,
         };
@@ -370,5 +373,108 @@ impl Encoder {
             retry_count: 0,
             timestamp: SystemTime::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    fn kv(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn logs(groups: &[(&str, &[(&str, usize)])]) -> Batch {
+        let request = ExportLogsServiceRequest {
+            resource_logs: groups
+                .iter()
+                .map(|(instance, records)| ResourceLogs {
+                    resource: Some(Resource {
+                        attributes: vec![kv("service.instance.id", instance)],
+                        ..Default::default()
+                    }),
+                    scope_logs: vec![ScopeLogs {
+                        log_records: records
+                            .iter()
+                            .map(|(tenant, size)| LogRecord {
+                                attributes: vec![kv("tenant", tenant)],
+                                body: Some(AnyValue {
+                                    value: Some(any_value::Value::StringValue("x".repeat(*size))),
+                                }),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        Batch::new(Payload::Logs(request), "otlp".into())
+    }
+
+    fn encoder(yaml: &str) -> Encoder {
+        let config: KafkaExporterConfig = serde_saphyr::from_str(yaml).unwrap();
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        Encoder::new(&config, "kafka")
+    }
+
+    #[test]
+    fn item_attribute_templates_split_a_resource_group_by_value() {
+        let encoder = encoder(
+            r#"{ brokers: [b:1], topic: "logs.${attribute:tenant}", key: "${resource:service.instance.id}" }"#,
+        );
+        let planned = encoder.plan(logs(&[
+            ("db-1", &[("a", 1), ("a", 1), ("b", 1)]),
+            ("db-2", &[("a", 1)]),
+        ]));
+        let routed: Vec<(String, Option<String>, usize)> = planned
+            .records
+            .iter()
+            .map(|r| (r.topic.clone(), r.key.clone(), r.items))
+            .collect();
+        assert_eq!(
+            routed,
+            [
+                ("logs.a".to_string(), Some("db-1".to_string()), 2),
+                ("logs.b".to_string(), Some("db-1".to_string()), 1),
+                ("logs.a".to_string(), Some("db-2".to_string()), 1),
+            ]
+        );
+        assert!(planned.dead_letters.is_empty());
+    }
+
+    #[test]
+    fn a_single_item_over_the_limit_is_dead_lettered_and_the_rest_split() {
+        let encoder = encoder("{ brokers: [b:1], topic: logs, max_record_bytes: 4KiB }");
+        let planned = encoder.plan(logs(&[(
+            "db-1",
+            &[("a", 1500), ("a", 1500), ("a", 1500), ("a", 9000)],
+        )]));
+        assert!(planned.records.len() >= 2);
+        assert!(planned.records.iter().all(|r| r.value.len() <= 4096));
+        assert_eq!(planned.records.iter().map(|r| r.items).sum::<usize>(), 3);
+        assert_eq!(planned.dead_letters.len(), 1);
+        assert_eq!(planned.dead_letters[0].error_type, "RecordTooLarge");
+    }
+
+    #[test]
+    fn a_rendered_topic_that_kafka_would_refuse_is_dead_lettered() {
+        let encoder =
+            encoder(r#"{ brokers: [b:1], topic: "logs.${resource:service.instance.id}" }"#);
+        let planned = encoder.plan(logs(&[("has space", &[("a", 1)])]));
+        assert!(planned.records.is_empty());
+        assert_eq!(planned.dead_letters[0].error_type, "InvalidTopic");
+        assert!(planned.dead_letters[0].error.contains("has space"));
     }
 }
