@@ -193,17 +193,7 @@ impl fmt::Display for Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
-
-    fn kv(key: &str, value: &str) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.into())),
-            }),
-            ..Default::default()
-        }
-    }
+    use crate::pipeline::attributes::key_value as kv;
 
     #[test]
     fn renders_signal_resource_and_item_references_with_defaults() {

@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-use crate::pipeline::batch::Payload;
+use crate::pipeline::batch::{data_point_count, Payload};
 
 pub enum Item<'a> {
     Span(&'a Span),
@@ -183,7 +183,7 @@ pub fn retain<R>(
                     }
                     // A metric that lost its last data point goes; one that never had data stays
                     // for the stages that judge it.
-                    metrics.retain(|m| m.data.is_none() || point_count(m) > 0);
+                    metrics.retain(|m| m.data.is_none() || data_point_count(m.data.as_ref()) > 0);
                 }
                 scope_metrics.retain(|s| !s.metrics.is_empty());
             }
@@ -192,17 +192,6 @@ pub fn retain<R>(
                 .retain(|r| !r.scope_metrics.is_empty());
         }
         Payload::DeadLetters(_) => {}
-    }
-}
-
-fn point_count(metric: &Metric) -> usize {
-    match &metric.data {
-        Some(Data::Gauge(g)) => g.data_points.len(),
-        Some(Data::Sum(s)) => s.data_points.len(),
-        Some(Data::Histogram(h)) => h.data_points.len(),
-        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-        Some(Data::Summary(s)) => s.data_points.len(),
-        None => 0,
     }
 }
 

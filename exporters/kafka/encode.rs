@@ -379,20 +379,11 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::attributes::key_value as kv;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::resource::v1::Resource;
-
-    fn kv(key: &str, value: &str) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.into())),
-            }),
-            ..Default::default()
-        }
-    }
 
     fn logs(groups: &[(&str, &[(&str, usize)])]) -> Batch {
         let request = ExportLogsServiceRequest {

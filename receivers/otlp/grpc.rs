@@ -37,17 +37,7 @@ pub async fn start(
     auth: Option<BearerAuth>,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, StartError> {
-    let listener = tokio::net::TcpListener::bind(&config.endpoint)
-        .await
-        .map_err(|e| {
-            StartError::new(
-                id,
-                format!("cannot listen on {} for gRPC: {e}", config.endpoint),
-            )
-        })?;
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| config.endpoint.clone(), |a| a.to_string());
+    let (listener, address) = super::bind(&config.endpoint, id, "OTLP/gRPC").await?;
     let shared = Arc::new(Shared {
         admission,
         auth,

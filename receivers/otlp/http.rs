@@ -36,9 +36,7 @@ pub async fn start(
     auth: Option<BearerAuth>,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, StartError> {
-    let listener = tokio::net::TcpListener::bind(&config.endpoint)
-        .await
-        .map_err(|e| StartError::new(id, format!("cannot listen on {}: {e}", config.endpoint)))?;
+    let (listener, address) = super::bind(&config.endpoint, id, "OTLP/HTTP").await?;
     let state = Arc::new(HttpState {
         admission,
         auth,
@@ -61,9 +59,6 @@ pub async fn start(
     if let Some(cors) = &config.cors {
         router = router.layer(cors_layer(cors).map_err(|e| StartError::new(id, e))?);
     }
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| config.endpoint.clone(), |a| a.to_string());
     tracing::info!(receiver = %id, %address, tls = config.tls.is_some(), "OTLP/HTTP receiver listening");
     let stop = shutdown.clone().cancelled_owned();
     let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =

@@ -223,6 +223,24 @@ fn security_errors(
     }
 }
 
+/// Binds now, so that a taken port fails start-up; returns the listener and the address it got.
+async fn bind(
+    endpoint: &str,
+    id: &ComponentId,
+    transport: &str,
+) -> Result<(tokio::net::TcpListener, String), StartError> {
+    let listener = tokio::net::TcpListener::bind(endpoint).await.map_err(|e| {
+        StartError::new(
+            id,
+            format!("cannot listen on {endpoint} for {transport}: {e}"),
+        )
+    })?;
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| endpoint.to_string(), |a| a.to_string());
+    Ok((listener, address))
+}
+
 pub async fn start(
     config: &OtlpReceiverConfig,
     id: &ComponentId,

@@ -31,6 +31,15 @@ pub fn text_of(attributes: &[KeyValue], key: &str) -> Option<String> {
     find(attributes, key).and_then(as_text)
 }
 
+/// A string attribute.
+pub fn key_value(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(string_value(value)),
+        ..Default::default()
+    }
+}
+
 pub fn string_value(text: impl Into<String>) -> AnyValue {
     AnyValue {
         value: Some(any_value::Value::StringValue(text.into())),

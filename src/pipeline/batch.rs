@@ -327,7 +327,7 @@ pub fn decode_otlp_json(signal: Signal, bytes: &[u8]) -> Option<Payload> {
     })
 }
 
-fn data_point_count(data: Option<&Data>) -> usize {
+pub fn data_point_count(data: Option<&Data>) -> usize {
     match data {
         Some(Data::Gauge(g)) => g.data_points.len(),
         Some(Data::Sum(s)) => s.data_points.len(),
