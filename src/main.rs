@@ -1,8 +1,9 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use tributary::config::{Config, Kind};
 use tributary::pipeline::Service;
@@ -21,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the agent with a config file.
+    /// Run the agent with a config file. SIGTERM or SIGINT stops it; SIGHUP reloads the file.
     Run {
         #[arg(
             long,
@@ -30,11 +31,20 @@ enum Command {
             default_value = "collector.yaml"
         )]
         config: PathBuf,
+        /// Write the process id here, for `tributary reload`.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
     },
     /// Check a config file without starting anything; exit 1 with every error if it is invalid.
     Validate {
         #[arg(long, short, default_value = "collector.yaml")]
         config: PathBuf,
+    },
+    /// Ask a running agent to reload its config (sends it SIGHUP).
+    Reload {
+        /// The file `run --pid-file` wrote.
+        #[arg(long, default_value = "tributary.pid")]
+        pid_file: PathBuf,
     },
     /// List the receiver, processor and exporter types built in.
     Components,
@@ -58,7 +68,17 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { config } => {
+        Command::Reload { pid_file } => match send_reload(&pid_file) {
+            Ok(pid) => {
+                println!("asked process {pid} to reload its config");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tributary reload: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config, pid_file } => {
             let loaded = match Config::load(&config) {
                 Ok(loaded) => loaded,
                 Err(errors) => {
@@ -66,7 +86,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match run(loaded) {
+            match run(loaded, config, pid_file) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("tributary: {e:#}");
@@ -77,8 +97,23 @@ fn main() -> ExitCode {
     }
 }
 
+fn send_reload(pid_file: &Path) -> anyhow::Result<u32> {
+    let text = std::fs::read_to_string(pid_file)
+        .with_context(|| format!("reading {}", pid_file.display()))?;
+    let pid: u32 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{} holds no process id", pid_file.display()))?;
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .context("running kill")?;
+    anyhow::ensure!(status.success(), "no process {pid} to signal");
+    Ok(pid)
+}
+
 #[tokio::main]
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> anyhow::Result<()> {
     telemetry::init_logging(&config.telemetry.logs)?;
     let prometheus = telemetry::install_metrics_recorder()?;
     let health = Health::default();
@@ -90,25 +125,88 @@ async fn run(config: Config) -> anyhow::Result<()> {
         telemetry_stop.clone(),
     )
     .await?;
-    let service = Service::start(&config, &health)
+    if let Some(pid_file) = &pid_file {
+        std::fs::write(pid_file, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", pid_file.display()))?;
+    }
+    let mut service = Service::start(&config, &health)
         .await
         .context("starting the pipelines")?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), pipelines = %config.summary(), "tributary is running");
 
-    wait_for_stop_signal().await?;
+    let mut signals = Signals::install()?;
+    while signals.next().await == Next::Reload {
+        let new = match Config::load(&path) {
+            Ok(new) => new,
+            Err(errors) => {
+                tracing::error!("reload refused; the running config stays:\n{errors}");
+                continue;
+            }
+        };
+        if new.telemetry != config.telemetry {
+            tracing::warn!("service.telemetry changes take effect at the next start");
+        }
+        // Everything accepted drains through the old pipelines before the new ones take over.
+        tracing::info!("reloading {}", path.display());
+        service.shutdown(config.shutdown_timeout).await;
+        health.clear();
+        match Service::start(&new, &health).await {
+            Ok(started) => {
+                service = started;
+                config = new;
+                tracing::info!(pipelines = %config.summary(), "reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the new config did not start; going back to the previous one");
+                health.clear();
+                service = Service::start(&config, &health)
+                    .await
+                    .context("restarting the previous pipelines")?;
+            }
+        }
+    }
     service.shutdown(config.shutdown_timeout).await;
     telemetry_stop.cancel();
     let _ = telemetry_server.await;
+    if let Some(pid_file) = &pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
     Ok(())
 }
 
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Stop,
+    Reload,
+}
+
+struct Signals {
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            hangup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+        })
     }
-    Ok(())
+
+    async fn next(&mut self) -> Next {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("SIGINT received");
+                Next::Stop
+            }
+            _ = self.terminate.recv() => {
+                tracing::info!("SIGTERM received");
+                Next::Stop
+            }
+            _ = self.hangup.recv() => {
+                tracing::info!("SIGHUP received");
+                Next::Reload
+            }
+        }
+    }
 }

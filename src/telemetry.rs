@@ -53,6 +53,14 @@ impl Health {
         components.insert(component.to_string(), state);
     }
 
+    /// Forgets every component, before a reload registers the new ones.
+    pub fn clear(&self) {
+        self.components
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Ready when every registered component is.
     pub fn report(&self) -> (bool, serde_json::Value) {
         let components = self.components.lock().unwrap_or_else(|e| e.into_inner());

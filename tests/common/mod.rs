@@ -86,14 +86,8 @@ impl Agent {
             .filter(|(placeholder, _)| config.contains(placeholder))
             .map(|(_, port)| port)
             .collect();
-        let config = config
-            .replace("{otlp_http}", &otlp_http.to_string())
-            .replace("{otlp_grpc}", &otlp_grpc.to_string())
-            .replace("{telemetry}", &telemetry.to_string())
-            .replace("{brokers}", &kafka_brokers())
-            .replace("{tmp}", env!("CARGO_TARGET_TMPDIR"));
         let config_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.yaml"));
-        std::fs::write(&config_path, config).unwrap();
+        std::fs::write(&config_path, fill(config, otlp_http, otlp_grpc, telemetry)).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
             .args(["run", "--config"])
             .arg(&config_path)
@@ -112,6 +106,13 @@ impl Agent {
         };
         agent.wait_until_serving();
         agent
+    }
+
+    /// Replaces the config file (placeholders filled as at start) and sends SIGHUP.
+    pub fn reload(&self, config: &str) {
+        let text = fill(config, self.otlp_http, self.otlp_grpc, self.telemetry);
+        std::fs::write(&self.config_path, text).unwrap();
+        signal(self.child.as_ref().expect("running"), "HUP");
     }
 
     fn wait_until_serving(&mut self) {
@@ -196,6 +197,15 @@ impl Drop for Agent {
             let _ = child.wait();
         }
     }
+}
+
+fn fill(config: &str, otlp_http: u16, otlp_grpc: u16, telemetry: u16) -> String {
+    config
+        .replace("{otlp_http}", &otlp_http.to_string())
+        .replace("{otlp_grpc}", &otlp_grpc.to_string())
+        .replace("{telemetry}", &telemetry.to_string())
+        .replace("{brokers}", &kafka_brokers())
+        .replace("{tmp}", env!("CARGO_TARGET_TMPDIR"))
 }
 
 fn signal(child: &Child, name: &str) {
@@ -322,6 +332,7 @@ pub fn run_client(script: &str, args: &[&str]) -> Output {
 }
 
 pub struct Record {
+    pub topic: String,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
@@ -330,11 +341,17 @@ pub struct Record {
 
 /// Reads `topic` from the beginning with a fresh consumer group until `done` says so or the
 /// timeout passes.
-pub fn consume(
-    topic: &str,
+pub fn consume(topic: &str, timeout: Duration, done: impl FnMut(&[Record]) -> bool) -> Vec<Record> {
+    consume_topics(&[topic], timeout, done)
+}
+
+/// As `consume`, from several topics at once; `Record::topic` tells them apart.
+pub fn consume_topics(
+    topics: &[&str],
     timeout: Duration,
     mut done: impl FnMut(&[Record]) -> bool,
 ) -> Vec<Record> {
+    let topic = topics.join(",");
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_brokers())
         .set("group.id", format!("{topic}.reader"))
@@ -343,7 +360,7 @@ pub fn consume(
         .set("allow.auto.create.topics", "true")
         .create()
         .expect("creating the test consumer");
-    consumer.subscribe(&[topic]).expect("subscribing");
+    consumer.subscribe(topics).expect("subscribing");
     let mut records = Vec::new();
     let started = Instant::now();
     while started.elapsed() < timeout && !done(&records) {
@@ -366,6 +383,7 @@ pub fn consume(
             })
             .unwrap_or_default();
         records.push(Record {
+            topic: message.topic().to_string(),
             key: message.key().map(<[u8]>::to_vec),
             value: message.payload().unwrap_or_default().to_vec(),
             headers,
