@@ -19,6 +19,8 @@ pub struct DebugExporterConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verbosity {
+    /// Nothing printed: only counted, as a sink for measuring the pipeline alone.
+    None,
     /// One line per batch: signal, items, resource groups.
     #[default]
     Basic,
@@ -41,9 +43,11 @@ pub async fn run(
                 None => return,
             },
         };
-        let text = describe(&batch, config.verbosity);
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{id}: {text}");
+        if config.verbosity != Verbosity::None {
+            let text = describe(&batch, config.verbosity);
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "{id}: {text}");
+        }
         metrics::counter!(names::EXPORTER_SENT, "exporter" => id.clone())
             .increment(batch.items() as u64);
     }
@@ -63,7 +67,7 @@ pub fn describe(batch: &Batch, verbosity: Verbosity) -> String {
         batch.context.source
     );
     match (verbosity, &batch.payload) {
-        (Verbosity::Basic, _) => summary,
+        (Verbosity::None | Verbosity::Basic, _) => summary,
         (Verbosity::Detailed, Payload::DeadLetters(dead)) => {
             let lines: Vec<String> = dead
                 .letters

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::pipeline::dead_letter::rfc3339;
 
+const FLUSH_AT_BYTES: usize = 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rotation {
     pub max_bytes: Option<u64>,
@@ -53,6 +55,10 @@ impl RotatingFile {
         }
         self.buffer.extend_from_slice(chunk);
         self.size += chunk.len() as u64;
+        // The flush interval bounds how long data waits; this bounds how much.
+        if self.buffer.len() >= FLUSH_AT_BYTES {
+            self.flush()?;
+        }
         Ok(())
     }
 
