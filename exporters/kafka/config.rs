@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytesize::ByteSize;
 use rdkafka::ClientConfig;
@@ -26,10 +27,10 @@ pub struct KafkaExporterConfig {
     /// larger goes to the dead letter. Default: the producer's message.max.bytes (1000000) less
     /// room for headers.
     pub max_record_bytes: Option<ByteSize>,
-    /// How often a record that failed for a reason that may pass (a timeout, a broker away) is
+    /// How a record that failed for a reason that may pass (a timeout, a broker away) is
     /// produced again before it goes to the dead letter.
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
+    #[serde(default)]
+    pub retry_on_failure: RetryConfig,
     /// Where dead letters go when they cannot reach Kafka themselves (this exporter is a DLQ, or
     /// the pipeline has no dead_letter route). Default: `data/dead-letters/<exporter id>.jsonl`.
     pub dead_letter_file: Option<PathBuf>,
@@ -43,8 +44,38 @@ pub struct KafkaExporterConfig {
     pub producer: BTreeMap<String, serde_json::Value>,
 }
 
-fn default_max_retries() -> u32 {
-    3
+/// Exponential backoff with jitter, as the OpenTelemetry Collector's `retry_on_failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    #[serde(with = "humantime_serde")]
+    pub initial_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_interval: Duration,
+    /// After this long since the first attempt, the record goes to the dead letter.
+    #[serde(with = "humantime_serde")]
+    pub max_elapsed_time: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            initial_interval: Duration::from_millis(500),
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// The wait before attempt `attempt` (1-based): doubling, capped, with ±50 % jitter so that
+    /// records failed together do not come back together.
+    pub fn backoff(&self, attempt: u32, unit_random: f64) -> Duration {
+        let doubled = self
+            .initial_interval
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        doubled.min(self.max_interval).mul_f64(0.5 + unit_random)
+    }
 }
 
 fn default_database_type_attribute() -> String {
@@ -237,6 +268,16 @@ mod tests {
                 "producer.linger.ms"
             ]
         );
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_a_cap() {
+        let retry = RetryConfig::default();
+        assert_eq!(retry.backoff(1, 0.5), Duration::from_millis(500));
+        assert_eq!(retry.backoff(3, 0.5), Duration::from_secs(2));
+        assert_eq!(retry.backoff(20, 0.5), Duration::from_secs(30));
+        assert_eq!(retry.backoff(1, 0.0), Duration::from_millis(250));
+        assert_eq!(retry.backoff(1, 1.0), Duration::from_millis(750));
     }
 
     #[test]

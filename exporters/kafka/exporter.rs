@@ -23,8 +23,6 @@ use crate::telemetry::{names, Health};
 /// Encoded bytes (in KiB) handed to librdkafka and not yet acknowledged.
 const MAX_IN_FLIGHT_KIB: u32 = 64 * 1024;
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(10);
-/// The first wait before producing a failed record again; it doubles each time.
-const RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 pub struct KafkaExporter {
     shared: Arc<Shared>,
@@ -38,7 +36,7 @@ struct Shared {
     producer: super::Producer,
     encoder: Encoder,
     fallback: FallbackFile,
-    max_retries: u32,
+    retry: super::RetryConfig,
     in_flight_items: AtomicUsize,
 }
 
@@ -73,7 +71,7 @@ impl KafkaExporter {
                 producer,
                 encoder: Encoder::new(config, &id.to_string()),
                 fallback: FallbackFile::new(fallback_path),
-                max_retries: config.max_retries,
+                retry: config.retry_on_failure,
                 in_flight_items: AtomicUsize::new(0),
             }),
             in_flight_kib: Arc::new(Semaphore::new(MAX_IN_FLIGHT_KIB as usize)),
@@ -248,10 +246,15 @@ async fn deliver(
         };
         match outcome {
             Ok(()) => break None,
-            Err(e) if is_permanent(&e) || attempt >= shared.max_retries => break Some(e),
+            Err(e) if is_permanent(&e) => break Some(e),
             Err(e) => {
                 attempt += 1;
-                let backoff = RETRY_BACKOFF * 2u32.saturating_pow(attempt - 1);
+                let backoff = shared
+                    .retry
+                    .backoff(attempt, crate::pipeline::ids::unit_random());
+                if started.elapsed() + backoff > shared.retry.max_elapsed_time {
+                    break Some(e);
+                }
                 tracing::warn!(exporter = %shared.id, topic = %out.topic, attempt, error = %e, "delivery failed; producing the record again");
                 tokio::time::sleep(backoff).await;
             }

@@ -8,7 +8,7 @@ mod fallback;
 mod gds;
 mod readiness;
 
-pub use config::{Encoding, KafkaExporterConfig};
+pub use config::{Encoding, KafkaExporterConfig, RetryConfig};
 pub use context::QuietContext;
 pub use exporter::KafkaExporter;
 

@@ -1,5 +1,5 @@
 //! Record ids: random UUIDv4 strings, so that consumers can drop the duplicates that
-//! at-least-once delivery allows.
+//! at-least-once delivery allows; and jitter for retries.
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
@@ -14,6 +14,11 @@ fn seed() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(std::process::id() as u64);
     hasher.finish() | 1
+}
+
+/// A uniformly distributed number in [0, 1), for jitter.
+pub fn unit_random() -> f64 {
+    (next() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn next() -> u64 {
