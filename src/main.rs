@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use tributary::config::{Config, Kind};
-use tributary::pipeline::Service;
+use tributary::pipeline::{memory, Service};
 use tributary::telemetry::{self, Health};
 
 #[derive(Parser)]
@@ -129,6 +129,8 @@ async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> an
         std::fs::write(pid_file, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing {}", pid_file.display()))?;
     }
+    memory::watch(telemetry_stop.clone());
+    memory::set_limit(config.memory_limit.map_or(0, |b| b.as_u64()));
     let mut service = Service::start(&config, &health)
         .await
         .context("starting the pipelines")?;
@@ -154,6 +156,7 @@ async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> an
             Ok(started) => {
                 service = started;
                 config = new;
+                memory::set_limit(config.memory_limit.map_or(0, |b| b.as_u64()));
                 tracing::info!(pipelines = %config.summary(), "reloaded");
             }
             Err(e) => {

@@ -30,6 +30,7 @@ pub mod names {
     pub const EXPORTER_FAILED: &str = "tributary_exporter_failed_items_total";
     pub const EXPORTER_UNDRAINED: &str = "tributary_exporter_undrained_items_total";
     pub const EXPORTER_DEAD_LETTERED: &str = "tributary_exporter_dead_lettered_items_total";
+    pub const RESIDENT_BYTES: &str = "tributary_process_resident_memory_bytes";
     pub const KAFKA_DELIVERY_SECONDS: &str = "tributary_exporter_kafka_delivery_latency_seconds";
 }
 

@@ -37,19 +37,23 @@ fn one_span(index: usize) -> Vec<u8> {
     .encode_to_vec()
 }
 
-#[test]
-fn a_full_pipeline_refuses_with_retry_hints_and_loses_nothing_it_accepted() {
-    let fifo = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stalled-exporter.fifo");
+/// A FIFO nobody reads yet: the file exporter writing to it stalls once the pipe is full.
+fn stalled_exporter(name: &str) -> (PathBuf, File) {
+    let fifo = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.fifo"));
     let _ = std::fs::remove_file(&fifo);
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
     // Open for reading first, so the exporter's open for writing does not wait for a reader.
-    let mut reader = std::fs::OpenOptions::new()
+    let reader = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(O_NONBLOCK)
         .open(&fifo)
         .unwrap();
-    let config = format!(
+    (fifo, reader)
+}
+
+fn config(fifo: &std::path::Path, service_extra: &str) -> String {
+    format!(
         r#"
 receivers:
   otlp:
@@ -57,16 +61,22 @@ receivers:
       http: {{ endpoint: "127.0.0.1:{{otlp_http}}" }}
       grpc: {{ endpoint: "127.0.0.1:{{otlp_grpc}}" }}
 exporters:
-  file: {{ path: "{}" }}
+  file: {{ path: "{}", flush_interval: 10ms }}
 service:
   pipelines:
     traces: {{ receivers: [otlp], exporters: [file] }}
   telemetry: {{ metrics: {{ address: "127.0.0.1:{{telemetry}}" }} }}
   shutdown_timeout: 2s
+  {service_extra}
 "#,
         fifo.display()
-    );
-    let agent = Agent::start("backpressure", &config);
+    )
+}
+
+#[test]
+fn a_full_pipeline_refuses_with_retry_hints_and_loses_nothing_it_accepted() {
+    let (fifo, mut reader) = stalled_exporter("stalled-exporter");
+    let agent = Agent::start("backpressure", &config(&fifo, ""));
 
     let mut accepted = 0;
     let mut refusal = None;
@@ -118,6 +128,66 @@ service:
         .metric("tributary_receiver_refused_items_total{receiver=\"otlp\",signal=\"traces\",transport=\"http\"}")
         .unwrap_or(0.0);
     assert_eq!(refused, 1.0, "the one refused HTTP request counted");
+}
+
+#[test]
+fn the_memory_limit_refuses_before_the_process_grows_past_it() {
+    let (fifo, mut reader) = stalled_exporter("memory-limit");
+    let limit = 96 * 1024 * 1024;
+    let agent = Agent::start("memory-limit", &config(&fifo, "memory_limit: 96MiB"));
+    let big = |index: usize| {
+        let mut request = ExportTraceServiceRequest::decode(one_span(index).as_slice()).unwrap();
+        let span = request.resource_spans[0].scope_spans[0].spans[0].clone();
+        request.resource_spans[0].scope_spans[0].spans = (0..3000)
+            .map(|i| Span {
+                name: format!("{}-{i:0>1000}", span.name),
+                span_id: ((index * 3000 + i) as u64 + 1).to_be_bytes().to_vec(),
+                ..span.clone()
+            })
+            .collect();
+        request.encode_to_vec()
+    };
+    let mut accepted = 0;
+    let mut refusal = None;
+    for index in 0..400 {
+        let response = http_request(
+            agent.otlp_http,
+            "POST",
+            "/v1/traces",
+            &[("content-type", "application/x-protobuf")],
+            &big(index),
+        )
+        .unwrap();
+        match response.status {
+            200 => accepted += 1,
+            _ => {
+                refusal = Some(response);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the limit was reached within 400 requests of 3 MB");
+    assert_eq!(
+        refusal.status,
+        503,
+        "after {accepted} accepted, peak {}: {}",
+        agent.peak_resident_bytes(),
+        refusal.text()
+    );
+    assert!(
+        refusal.text().contains("memory limit"),
+        "{}",
+        refusal.text()
+    );
+    assert_eq!(refusal.header("retry-after"), Some("1"));
+    let peak = agent.peak_resident_bytes();
+    assert!(
+        peak < limit,
+        "peak resident memory {peak} stayed under the {limit}-byte limit"
+    );
+
+    let lines = drain(&mut reader, accepted, Duration::from_secs(60));
+    assert_eq!(lines, accepted, "every accepted request was delivered");
 }
 
 fn write_body(body: &[u8]) -> String {

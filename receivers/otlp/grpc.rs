@@ -212,7 +212,7 @@ fn refused(refusal: Refusal) -> Status {
         Refusal::NoPipeline(_) => return Status::unimplemented(refusal.to_string()),
         Refusal::Invalid(_) => return Status::invalid_argument(refusal.to_string()),
         Refusal::Full => (Code::ResourceExhausted, RpcCode::ResourceExhausted),
-        Refusal::Closed => (Code::Unavailable, RpcCode::Unavailable),
+        Refusal::Closed | Refusal::MemoryLimit => (Code::Unavailable, RpcCode::Unavailable),
     };
     let message = refusal.to_string();
     let details = RpcStatus::new(rpc_code, message.clone()).with_retry_after(RETRY_AFTER);

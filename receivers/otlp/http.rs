@@ -200,9 +200,14 @@ fn refused(refusal: Refusal, encoding: Encoding) -> Response {
         Refusal::Invalid(_) => (StatusCode::BAD_REQUEST, RpcCode::InvalidArgument),
         Refusal::NoPipeline(_) => (StatusCode::NOT_FOUND, RpcCode::Unimplemented),
         Refusal::Full => (StatusCode::TOO_MANY_REQUESTS, RpcCode::ResourceExhausted),
-        Refusal::Closed => (StatusCode::SERVICE_UNAVAILABLE, RpcCode::Unavailable),
+        Refusal::Closed | Refusal::MemoryLimit => {
+            (StatusCode::SERVICE_UNAVAILABLE, RpcCode::Unavailable)
+        }
     };
-    let retryable = matches!(refusal, Refusal::Full | Refusal::Closed);
+    let retryable = matches!(
+        refusal,
+        Refusal::Full | Refusal::Closed | Refusal::MemoryLimit
+    );
     let mut body = RpcStatus::new(code, refusal.to_string());
     if retryable {
         body = body.with_retry_after(RETRY_AFTER);

@@ -92,6 +92,7 @@ pub(super) fn parse(
         pipelines,
         telemetry: service.telemetry,
         shutdown_timeout: service.shutdown_timeout,
+        memory_limit: service.memory_limit,
     })
 }
 

@@ -31,6 +31,7 @@ pub struct Config {
     pub pipelines: Vec<Pipeline>,
     pub telemetry: TelemetryConfig,
     pub shutdown_timeout: Duration,
+    pub memory_limit: Option<bytesize::ByteSize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

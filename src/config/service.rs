@@ -13,6 +13,8 @@ pub struct ServiceSection {
     pub pipelines: BTreeMap<String, Spanned<PipelineSection>>,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Receivers refuse new data while the process's resident memory is near this.
+    pub memory_limit: Option<bytesize::ByteSize>,
     /// How long SIGTERM may take to drain receivers, processors and exporters.
     #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
     pub shutdown_timeout: Duration,

@@ -19,6 +19,8 @@ pub enum Refusal {
     Full,
     #[error("the agent is shutting down; retry later")]
     Closed,
+    #[error("the agent is at its memory limit; retry later")]
+    MemoryLimit,
     /// A processor refuses whole requests that hold an invalid item (`on_invalid: reject_request`).
     #[error("the request holds invalid items: {0}")]
     Invalid(String),
@@ -30,6 +32,7 @@ impl Refusal {
             Refusal::NoPipeline(_) => "no_pipeline",
             Refusal::Full => "queue_full",
             Refusal::Closed => "shutting_down",
+            Refusal::MemoryLimit => "memory_limit",
             Refusal::Invalid(_) => "invalid",
         }
     }
@@ -117,6 +120,9 @@ impl Admission {
     }
 
     fn route(&self, batch: Batch) -> Result<Admitted, Refusal> {
+        if super::memory::over_limit() {
+            return Err(Refusal::MemoryLimit);
+        }
         let signal = batch.signal();
         let entries = self.routes.get(signal).ok_or(Refusal::NoPipeline(signal))?;
         let mut reserved = Vec::with_capacity(entries.len());

@@ -132,6 +132,21 @@ impl Agent {
         panic!("tributary did not serve /health within 30 s");
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// The most resident memory the agent has used so far (VmHWM), in bytes.
+    pub fn peak_resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM")
+            * 1024
+    }
+
     pub fn otlp_http_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.otlp_http)
     }
