@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{http_request, items, Agent};
+use common::{items, post_retrying, Agent};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -92,14 +92,12 @@ service:
     for round in 0..120 {
         for instance in ["db-1", "db-2", "../../escape"] {
             let body = request(instance, round * 10, 10);
-            let response = http_request(
+            let response = post_retrying(
                 agent.otlp_http,
-                "POST",
                 "/v1/traces",
-                &[("content-type", "application/x-protobuf")],
+                "application/x-protobuf",
                 &body.encode_to_vec(),
-            )
-            .unwrap();
+            );
             assert_eq!(response.status, 200);
             sent.push(Payload::Traces(body));
         }

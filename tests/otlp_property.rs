@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{http_request, Agent};
+use common::{post_retrying, Agent};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -424,14 +424,7 @@ service:
             ("application/x-protobuf", payload.encode_protobuf())
         };
         let path = format!("/v1/{}", payload.signal());
-        let response = http_request(
-            agent.otlp_http,
-            "POST",
-            &path,
-            &[("content-type", content_type)],
-            &body,
-        )
-        .unwrap();
+        let response = post_retrying(agent.otlp_http, &path, content_type, &body);
         assert_eq!(
             response.status,
             200,

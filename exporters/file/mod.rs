@@ -185,10 +185,12 @@ impl FileExporter {
                     Some(batch) => self.write(batch),
                     None => break,
                 },
-                _ = flush.tick() => self.flush_all(),
+                // Flushing blocks (a slow disk, a full pipe): let the runtime move its other
+                // tasks off this thread meanwhile.
+                _ = flush.tick() => tokio::task::block_in_place(|| self.flush_all()),
             }
         }
-        self.flush_all();
+        tokio::task::block_in_place(|| self.flush_all());
     }
 
     fn write(&mut self, batch: Batch) {

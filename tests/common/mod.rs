@@ -309,6 +309,20 @@ pub fn http_request(
     })
 }
 
+/// A POST that, like an OTLP client, waits and retries while the agent answers 429 or 503.
+pub fn post_retrying(port: u16, path: &str, content_type: &str, body: &[u8]) -> HttpResponse {
+    let started = Instant::now();
+    loop {
+        let response = http_request(port, "POST", path, &[("content-type", content_type)], body)
+            .expect("the receiver answers");
+        let retryable = matches!(response.status, 429 | 503);
+        if !retryable || started.elapsed() > Duration::from_secs(30) {
+            return response;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
