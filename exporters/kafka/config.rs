@@ -271,6 +271,32 @@ mod tests {
     }
 
     #[test]
+    fn this_build_of_librdkafka_takes_tls_and_sasl_plain_and_scram() {
+        for (protocol, mechanism) in [
+            ("SASL_SSL", "SCRAM-SHA-512"),
+            ("SASL_PLAINTEXT", "SCRAM-SHA-256"),
+            ("SASL_SSL", "PLAIN"),
+        ] {
+            let mut config = config();
+            for (key, value) in [
+                ("security.protocol", protocol),
+                ("sasl.mechanisms", mechanism),
+                ("sasl.username", "tributary"),
+                ("sasl.password", "secret"),
+            ] {
+                config.producer.insert(key.into(), value.into());
+            }
+            let created: Result<rdkafka::producer::FutureProducer, _> =
+                config.client_config().create();
+            assert!(
+                created.is_ok(),
+                "{protocol} with {mechanism}: {:?}",
+                created.err()
+            );
+        }
+    }
+
+    #[test]
     fn retries_back_off_exponentially_with_jitter_up_to_a_cap() {
         let retry = RetryConfig::default();
         assert_eq!(retry.backoff(1, 0.5), Duration::from_millis(500));
