@@ -145,6 +145,34 @@ impl Template {
     }
 }
 
+impl Template {
+    /// As `render_values`, with `missing` in place of an attribute that is absent and has no
+    /// default (for file paths, where every item must land somewhere).
+    pub fn render_lenient(
+        &self,
+        signal: Signal,
+        resource: &[KeyValue],
+        clean: impl Fn(&str) -> String,
+        missing: &str,
+    ) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Signal => out.push_str(signal.as_str()),
+                Part::Resource { key, default } => {
+                    match lookup(resource, key, default.as_deref(), "resource") {
+                        Ok(value) => out.push_str(&clean(&value)),
+                        Err(_) => out.push_str(missing),
+                    }
+                }
+                Part::Attribute { .. } => out.push_str(missing),
+            }
+        }
+        out
+    }
+}
+
 fn lookup(
     attributes: &[KeyValue],
     key: &str,

@@ -143,8 +143,11 @@ impl BatchProcessor {
                 received = input.recv() => match received {
                     Some(batch) => {
                         self.counters.received.increment(batch.items() as u64);
-                        for ready in self.add(batch) {
-                            if !self.send(&output, ready).await {
+                        let mut ready = self.add(batch).into_iter();
+                        while let Some(next) = ready.next() {
+                            if !self.send(&output, next).await {
+                                let left: usize = ready.map(|b| b.items()).sum();
+                                self.counters.undrained.increment(left as u64);
                                 return self.give_up(input);
                             }
                         }

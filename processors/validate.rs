@@ -361,7 +361,9 @@ impl ValidateProcessor {
             return Ok(());
         }
         if let Some(max_age) = self.config.max_age {
-            if time < now_nanos.saturating_sub(max_age.as_nanos() as u64) {
+            if time
+                < now_nanos.saturating_sub(u64::try_from(max_age.as_nanos()).unwrap_or(u64::MAX))
+            {
                 return Err(Violation::new(
                     "max_age",
                     "timestamp",
@@ -374,7 +376,9 @@ impl ValidateProcessor {
             }
         }
         if let Some(max_future) = self.config.max_future {
-            if time > now_nanos.saturating_add(max_future.as_nanos() as u64) {
+            if time
+                > now_nanos.saturating_add(u64::try_from(max_future.as_nanos()).unwrap_or(u64::MAX))
+            {
                 return Err(Violation::new(
                     "max_future",
                     "timestamp",

@@ -509,3 +509,79 @@ service:
         .metric("tributary_exporter_dead_lettered_items_total{exporter=\"kafka\"}")
         .is_some_and(|n| n >= 3.0));
 }
+
+#[test]
+fn sasl_plain_and_scram_reach_the_broker_and_a_wrong_password_is_not_ready() {
+    require_kafka();
+    let sasl =
+        std::env::var("TRIBUTARY_TEST_KAFKA_SASL").unwrap_or_else(|_| "127.0.0.1:9094".into());
+    assert!(
+        std::net::TcpStream::connect(&sasl).is_ok(),
+        "no SASL listener at {sasl}: `scripts/kafka-local start` serves one (user tributary) beside PLAINTEXT"
+    );
+    let (plain, scram) = (unique_topic("sasl-plain"), unique_topic("sasl-scram"));
+    let credentials = |mechanism: &str, password: &str| {
+        format!(
+            "{{ security.protocol: SASL_PLAINTEXT, sasl.mechanisms: {mechanism}, sasl.username: tributary, sasl.password: {password}, linger.ms: 5 }}"
+        )
+    };
+    let config = r#"
+receivers:
+  otlp: { protocols: { http: { endpoint: "127.0.0.1:{otlp_http}" } } }
+exporters:
+  kafka/plain: { brokers: ["SASL"], topic: PLAIN_TOPIC, producer: PLAIN_CREDENTIALS }
+  kafka/scram: { brokers: ["SASL"], topic: SCRAM_TOPIC, producer: SCRAM_CREDENTIALS }
+  kafka/wrong: { brokers: ["SASL"], topic: SCRAM_TOPIC, producer: WRONG_CREDENTIALS }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [kafka/plain, kafka/scram] }
+    logs: { receivers: [otlp], exporters: [kafka/wrong] }
+  telemetry: { metrics: { address: "127.0.0.1:{telemetry}" } }
+  shutdown_timeout: 3s
+"#
+    .replace("SASL", &sasl)
+    .replace("PLAIN_TOPIC", &plain)
+    .replace("SCRAM_TOPIC", &scram)
+    .replace(
+        "PLAIN_CREDENTIALS",
+        &credentials("PLAIN", "tributary-secret"),
+    )
+    .replace(
+        "SCRAM_CREDENTIALS",
+        &credentials("SCRAM-SHA-512", "tributary-secret"),
+    )
+    .replace(
+        "WRONG_CREDENTIALS",
+        &credentials("SCRAM-SHA-512", "not-the-password"),
+    );
+    let agent = Agent::start("sasl", &config);
+    let request = spans(vec![(instance("postgresql", "pg-1"), 5)], 10);
+    let sent = items([Payload::Traces(request.clone())]);
+    post(&agent, Signal::Traces, request.encode_to_vec());
+    for topic in [&plain, &scram] {
+        let records = consume(topic, Duration::from_secs(60), |r| !r.is_empty());
+        assert!(
+            items(
+                records
+                    .iter()
+                    .map(|r| decode_payload(Signal::Traces, &r.value))
+            ) == sent,
+            "{topic}"
+        );
+    }
+    let started = std::time::Instant::now();
+    let body = loop {
+        let (_, body) = agent.get("/ready");
+        if body.contains("kafka/wrong\":\"not ready: Kafka")
+            || started.elapsed() > Duration::from_secs(30)
+        {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        body.contains("\"kafka/wrong\":\"not ready: Kafka"),
+        "{body}"
+    );
+    assert!(body.contains("\"kafka/scram\":\"ready\""), "{body}");
+}

@@ -96,6 +96,10 @@ impl FileExporterConfig {
                 "path",
                 "expected a file path, found an empty string",
             )),
+            Ok(template) if template.uses_item_attributes() => errors.push(ConfigError::new(
+                "path",
+                "expected ${signal} or ${resource:KEY} references; a file holds whole resource groups, so ${attribute:KEY} cannot pick one",
+            )),
             Ok(_) => {}
             Err(e) => errors.push(ConfigError::new("path", e.to_string())),
         }
@@ -203,19 +207,12 @@ impl FileExporter {
             resource_groups(batch.payload)
         };
         for unit in units {
-            let rendered = self
-                .path
-                .render_values(
-                    signal,
-                    first_resource_attributes(&unit),
-                    &[],
-                    safe_path_part,
-                )
-                .unwrap_or_else(|_| {
-                    self.path
-                        .render_values(signal, &[], &[], |_| "unknown".into())
-                        .unwrap_or_default()
-                });
+            let rendered = self.path.render_lenient(
+                signal,
+                first_resource_attributes(&unit),
+                safe_path_part,
+                "unknown",
+            );
             let unit_items = unit.item_count() as u64;
             let outcome = self.encode(&unit).and_then(|bytes| {
                 self.file(PathBuf::from(&rendered))

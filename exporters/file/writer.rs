@@ -85,16 +85,18 @@ impl RotatingFile {
     /// Closes the file under a timestamped backup name, drops the oldest backups, starts anew.
     pub fn rotate(&mut self) -> std::io::Result<()> {
         self.flush()?;
-        self.file = None;
         let backup = backup_name(&self.path, SystemTime::now());
-        std::fs::rename(&self.path, &backup)?;
-        self.prune_backups()?;
+        // The file is reopened whatever the rename did (a cleanup job may have removed it), so
+        // that one failed rotation does not stop every later write.
+        let renamed = std::fs::rename(&self.path, &backup);
         self.file = Some(
             OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)?,
         );
+        renamed?;
+        self.prune_backups()?;
         self.size = 0;
         self.opened_at = Instant::now();
         Ok(())

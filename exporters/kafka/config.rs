@@ -174,9 +174,11 @@ impl KafkaExporterConfig {
             .and_then(property_value)
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(1_000_000);
+        // Never past what the producer itself accepts, or librdkafka refuses the record whole.
+        let ceiling = from_producer.saturating_sub(HEADER_ROOM).max(1024);
         let limit = self
             .max_record_bytes
-            .map_or(from_producer.saturating_sub(HEADER_ROOM), |b| b.as_u64());
+            .map_or(ceiling, |b| b.as_u64().min(ceiling));
         usize::try_from(limit).unwrap_or(usize::MAX)
     }
 

@@ -180,8 +180,10 @@ impl Shared {
             .iter()
             .map(|l| l.item.item_count().max(1) as u64)
             .sum();
-        metrics::counter!(names::EXPORTER_DEAD_LETTERED, "exporter" => self.id.clone())
-            .increment(items);
+        let counted = || {
+            metrics::counter!(names::EXPORTER_DEAD_LETTERED, "exporter" => self.id.clone())
+                .increment(items)
+        };
         if let Some(route) = route {
             let signal = letters.first().map_or(Signal::Traces, |l| l.item.signal());
             let batch = Batch::new(
@@ -192,11 +194,14 @@ impl Shared {
                 self.id.clone().into(),
             );
             if route.send(batch).await.is_ok() {
+                counted();
                 return;
             }
         }
-        match self.fallback.write(&letters) {
+        // A blocking write, but rare: let the runtime move its other tasks off this thread.
+        match tokio::task::block_in_place(|| self.fallback.write(&letters)) {
             Ok(()) => {
+                counted();
                 tracing::warn!(exporter = %self.id, items, file = %self.fallback.path().display(), "dead letters written to the fallback file")
             }
             Err(e) => {

@@ -35,6 +35,10 @@ pub fn watch(
                     .map(|metadata| metadata.brokers().len())
             })
             .await;
+            // A reload may have cleared the health table while the check was in flight.
+            if stop.is_cancelled() {
+                return;
+            }
             match answer {
                 Ok(Ok(broker_count)) => {
                     if was_ready != Some(true) {

@@ -142,6 +142,16 @@ where
                     Status::unimplemented(format!("{} has no method {method:?}", S::SERVICE));
                 return Ok(status.into_http());
             }
+            // The token is checked before the message is read, as HTTP does.
+            if let Some(auth) = &shared.auth {
+                let header = request.headers().get("authorization").map(|v| v.as_bytes());
+                if let Err(e) = auth.check(header) {
+                    shared
+                        .admission
+                        .refused_request(S::SIGNAL, "unauthenticated");
+                    return Ok(Status::unauthenticated(e.to_string()).into_http());
+                }
+            }
             let max = shared.max_message_size;
             let mut grpc = Grpc::new(RawCodec)
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -183,16 +193,6 @@ fn export(
     request: tonic::Request<Bytes>,
 ) -> Result<tonic::Response<Bytes>, Status> {
     let admission = &shared.admission;
-    if let Some(auth) = &shared.auth {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .map(|v| v.as_bytes());
-        if let Err(e) = auth.check(header) {
-            admission.refused_request(signal, "unauthenticated");
-            return Err(Status::unauthenticated(e.to_string()));
-        }
-    }
     let payload = decode(signal, Encoding::Protobuf, request.get_ref()).map_err(|e| {
         admission.refused_request(signal, "malformed");
         Status::invalid_argument(e.to_string())

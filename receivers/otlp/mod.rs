@@ -137,12 +137,27 @@ impl OtlpReceiverConfig {
                 ("metrics_url_path", &http.metrics_url_path),
                 ("logs_url_path", &http.logs_url_path),
             ] {
-                if !url_path.starts_with('/') {
+                let special = url_path
+                    .split('/')
+                    .any(|segment| segment.starts_with([':', '*']))
+                    || url_path.contains(['{', '}']);
+                if !url_path.starts_with('/') || special {
                     errors.push(ConfigError::new(
                         format!("{path}.{field}"),
-                        format!("expected a path starting with '/', found {url_path:?}"),
+                        format!("expected a plain path starting with '/' (no ':', '*', '{{' or '}}'), found {url_path:?}"),
                     ));
                 }
+            }
+            let paths = [
+                &http.traces_url_path,
+                &http.metrics_url_path,
+                &http.logs_url_path,
+            ];
+            if paths[0] == paths[1] || paths[1] == paths[2] || paths[0] == paths[2] {
+                errors.push(ConfigError::new(
+                    format!("{path}.traces_url_path"),
+                    "expected three different paths for traces, metrics and logs",
+                ));
             }
             if let Some(cors) = &http.cors {
                 if cors.allowed_origins.is_empty() {
@@ -264,9 +279,20 @@ pub async fn start(
         let auth = load_auth(grpc.auth.as_ref())?;
         tasks.push(grpc::start(grpc, id, admission, auth, shutdown.clone()).await?);
     }
+    // If the shutdown deadline aborts this task, the servers (and the pipeline senders their
+    // connections hold) go with it instead of living on detached.
+    let mut tasks: Vec<AbortOnDrop> = tasks.into_iter().map(AbortOnDrop).collect();
     Ok(tokio::spawn(async move {
-        for task in tasks {
-            let _ = task.await;
+        for task in &mut tasks {
+            let _ = (&mut task.0).await;
         }
     }))
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

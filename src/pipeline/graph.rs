@@ -17,6 +17,9 @@ use crate::processors::batch::BatchProcessor;
 use crate::processors::ProcessorStage;
 use crate::telemetry::Health;
 
+/// The most the receivers get to answer the requests in flight when stopping.
+const RECEIVERS_STOP_BUDGET: Duration = Duration::from_secs(5);
+
 pub struct Service {
     receivers: Tier,
     processors: Tier,
@@ -135,7 +138,9 @@ impl Service {
             ?timeout,
             "stopping: receivers first, then processors, then exporters"
         );
-        self.receivers.stop(deadline).await;
+        // A client that trickles its request must not eat the time the queues need to drain.
+        let receivers_deadline = deadline.min(Instant::now() + RECEIVERS_STOP_BUDGET);
+        self.receivers.stop(receivers_deadline).await;
         self.processors.join(deadline).await;
         self.exporters.join(deadline).await;
         tracing::info!("stopped");
