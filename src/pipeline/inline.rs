@@ -76,10 +76,12 @@ pub async fn run_stage(
     output: Fanout,
     dead_letter: Fanout,
 ) {
+    let counters = crate::processors::ProcessorCounters::new(&context.id, &context.pipeline);
+    let deadline = context.deadline_passed.clone();
     loop {
         let batch = tokio::select! {
             biased;
-            _ = context.deadline_passed.cancelled() => break,
+            _ = deadline.cancelled() => break,
             received = input.recv() => match received {
                 Some(batch) => batch,
                 None => return,
@@ -88,13 +90,19 @@ pub async fn run_stage(
         let mut outcome = Outcome::default();
         let source = batch.clone_context_only();
         let passed = processor.process(batch, &mut outcome);
+        // What cannot be passed on at the deadline is counted undrained, beside the outcome
+        // the processor already gave it, so that a loss never goes uncounted.
         if let Some(letters) = outcome.take_dead_letters(&source) {
-            if dead_letter.send(letters).await.is_err() {
-                tracing::error!(processor = %context.id, pipeline = %context.pipeline, "the dead-letter exporters are gone");
+            let items = letters.items() as u64;
+            if !send_before(&dead_letter, letters, &deadline).await {
+                counters.undrained.increment(items);
+                tracing::error!(processor = %context.id, pipeline = %context.pipeline, items, "dead letters not passed on");
             }
         }
         if let Some(passed) = passed.filter(|b| b.items() > 0) {
-            if output.send(passed).await.is_err() {
+            let items = passed.items() as u64;
+            if !send_before(&output, passed, &deadline).await {
+                counters.undrained.increment(items);
                 break;
             }
         }
@@ -104,7 +112,136 @@ pub async fn run_stage(
     while let Ok(batch) = input.try_recv() {
         undrained += batch.items();
     }
+    counters.undrained.increment(undrained as u64);
     if undrained > 0 {
         tracing::warn!(processor = %context.id, pipeline = %context.pipeline, items = undrained, "shutdown deadline passed with items not processed");
+    }
+}
+
+/// False when the deadline passed first or the next stage is gone.
+async fn send_before(
+    to: &Fanout,
+    batch: Batch,
+    deadline: &tokio_util::sync::CancellationToken,
+) -> bool {
+    tokio::select! {
+        biased;
+        _ = deadline.cancelled() => false,
+        sent = to.send(batch) => sent.is_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::config::ComponentId;
+    use crate::pipeline::batch::{Payload, Signal};
+
+    /// Refuses every other batch as a dead letter, passes the rest.
+    struct Alternate;
+
+    impl InlineProcessor for Alternate {
+        fn process(&self, batch: Batch, outcome: &mut Outcome) -> Option<Batch> {
+            if batch.context.source.as_ref() == "odd" {
+                outcome
+                    .dead_letters
+                    .push(crate::pipeline::batch::DeadLetter {
+                        item: batch.payload,
+                        error: "odd".into(),
+                        error_type: "Test",
+                        stage: "alternate".into(),
+                        pipeline: "traces".into(),
+                        rule: None,
+                        field: None,
+                        value: None,
+                        original: None,
+                        original_value: None,
+                        retry_count: 0,
+                        timestamp: std::time::SystemTime::now(),
+                    });
+                return None;
+            }
+            Some(batch)
+        }
+    }
+
+    fn spans(source: &str) -> Batch {
+        let mut payload = Payload::empty(Signal::Traces);
+        if let Payload::Traces(request) = &mut payload {
+            request
+                .resource_spans
+                .push(opentelemetry_proto::tonic::trace::v1::ResourceSpans {
+                    scope_spans: vec![opentelemetry_proto::tonic::trace::v1::ScopeSpans {
+                        spans: vec![Default::default()],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                });
+        }
+        Batch::new(payload, source.into())
+    }
+
+    #[tokio::test]
+    async fn a_stage_passes_on_and_dead_letters_until_its_input_closes() {
+        let (input, input_rx) = mpsc::channel(8);
+        let (output_tx, mut output) = mpsc::channel(8);
+        let (dead_tx, mut dead) = mpsc::channel(8);
+        let context = StageContext {
+            id: ComponentId::parse("alternate").unwrap(),
+            pipeline: "traces".into(),
+            signal: Signal::Traces,
+            deadline_passed: CancellationToken::new(),
+        };
+        let task = tokio::spawn(run_stage(
+            Arc::new(Alternate),
+            context,
+            input_rx,
+            Fanout::new(vec![output_tx]),
+            Fanout::new(vec![dead_tx]),
+        ));
+        for source in ["even", "odd", "even"] {
+            input.send(spans(source)).await.unwrap();
+        }
+        drop(input);
+        task.await.unwrap();
+        assert_eq!(output.recv().await.unwrap().items(), 1);
+        assert_eq!(output.recv().await.unwrap().items(), 1);
+        assert!(output.recv().await.is_none());
+        let letters = dead.recv().await.unwrap();
+        assert!(matches!(letters.payload, Payload::DeadLetters(ref d) if d.letters.len() == 1));
+    }
+
+    #[tokio::test]
+    async fn a_stuck_next_stage_does_not_hold_the_stage_past_the_deadline() {
+        let (input, input_rx) = mpsc::channel(8);
+        let (output_tx, _output_never_read) = mpsc::channel(1);
+        let deadline = CancellationToken::new();
+        let context = StageContext {
+            id: ComponentId::parse("alternate").unwrap(),
+            pipeline: "traces".into(),
+            signal: Signal::Traces,
+            deadline_passed: deadline.clone(),
+        };
+        let task = tokio::spawn(run_stage(
+            Arc::new(Alternate),
+            context,
+            input_rx,
+            Fanout::new(vec![output_tx]),
+            Fanout::default(),
+        ));
+        for _ in 0..3 {
+            input.send(spans("even")).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!task.is_finished());
+        deadline.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(2), task)
+            .await
+            .expect("stops at the deadline")
+            .unwrap();
     }
 }
