@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{http_request, run_client, Agent};
+use common::{http_request, run_client, Agent, HttpResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
@@ -78,25 +78,7 @@ fn a_full_pipeline_refuses_with_retry_hints_and_loses_nothing_it_accepted() {
     let (fifo, mut reader) = stalled_exporter("stalled-exporter");
     let agent = Agent::start("backpressure", &config(&fifo, ""));
 
-    let mut accepted = 0;
-    let mut refusal = None;
-    for index in 0..5000 {
-        let response = http_request(
-            agent.otlp_http,
-            "POST",
-            "/v1/traces",
-            &[("content-type", "application/x-protobuf")],
-            &one_span(index),
-        )
-        .unwrap();
-        match response.status {
-            200 => accepted += 1,
-            _ => {
-                refusal = Some(response);
-                break;
-            }
-        }
-    }
+    let (accepted, refusal) = send_until_refused(&agent, 5000, one_span);
     let refusal = refusal.expect("the bounded queues filled up within 5000 requests");
     assert_eq!(refusal.status, 429, "{}", refusal.text());
     assert_eq!(refusal.header("retry-after"), Some("1"));
@@ -147,25 +129,7 @@ fn the_memory_limit_refuses_before_the_process_grows_past_it() {
             .collect();
         request.encode_to_vec()
     };
-    let mut accepted = 0;
-    let mut refusal = None;
-    for index in 0..400 {
-        let response = http_request(
-            agent.otlp_http,
-            "POST",
-            "/v1/traces",
-            &[("content-type", "application/x-protobuf")],
-            &big(index),
-        )
-        .unwrap();
-        match response.status {
-            200 => accepted += 1,
-            _ => {
-                refusal = Some(response);
-                break;
-            }
-        }
-    }
+    let (accepted, refusal) = send_until_refused(&agent, 400, big);
     let refusal = refusal.expect("the limit was reached within 400 requests of 3 MB");
     assert_eq!(
         refusal.status,
@@ -188,6 +152,29 @@ fn the_memory_limit_refuses_before_the_process_grows_past_it() {
 
     let lines = drain(&mut reader, accepted, Duration::from_secs(60));
     assert_eq!(lines, accepted, "every accepted request was delivered");
+}
+
+/// Posts `body(index)` until the agent answers other than 200; returns how many it accepted
+/// and the first refusal, if any came within `attempts`.
+fn send_until_refused(
+    agent: &Agent,
+    attempts: usize,
+    body: impl Fn(usize) -> Vec<u8>,
+) -> (usize, Option<HttpResponse>) {
+    for index in 0..attempts {
+        let response = http_request(
+            agent.otlp_http,
+            "POST",
+            "/v1/traces",
+            &[("content-type", "application/x-protobuf")],
+            &body(index),
+        )
+        .unwrap();
+        if response.status != 200 {
+            return (index, Some(response));
+        }
+    }
+    (attempts, None)
 }
 
 fn write_body(body: &[u8]) -> String {
