@@ -532,18 +532,16 @@ impl InlineProcessor for ValidateProcessor {
                     OnInvalid::DeadLetter => {
                         outcome.reject(violation.message.clone());
                         outcome.dead_letters.push(DeadLetter {
-                            item: single,
-                            error: violation.message,
-                            error_type: "ValidationError",
-                            stage: self.stage.clone(),
-                            pipeline: self.pipeline.clone(),
                             rule: Some(violation.rule),
                             field: Some(violation.field),
                             value: violation.value,
-                            original: None,
-                            original_value: None,
-                            retry_count: 0,
-                            timestamp: SystemTime::now(),
+                            ..DeadLetter::new(
+                                single,
+                                violation.message,
+                                "ValidationError",
+                                self.stage.clone(),
+                                self.pipeline.clone(),
+                            )
                         });
                     }
                 }

@@ -3,8 +3,6 @@
 //! cannot be sent as a record (a missing template attribute, an item too large alone) turned
 //! into dead letters. Dead letters themselves become DLQ messages.
 
-use std::time::SystemTime;
-
 use rdkafka::message::{Header, OwnedHeaders};
 
 use super::gds::{self, GdsNames};
@@ -65,14 +63,6 @@ impl OutRecord {
             .is_none()
             .then(|| String::from_utf8_lossy(&self.value).into_owned());
         DeadLetter {
-            item: item.unwrap_or_else(|| Payload::empty(self.signal)),
-            error,
-            error_type,
-            stage: exporter.to_string(),
-            pipeline: pipeline.to_string(),
-            rule: None,
-            field: None,
-            value: None,
             original: Some(KafkaCoordinates {
                 topic: self.topic,
                 partition: None,
@@ -81,7 +71,13 @@ impl OutRecord {
             }),
             original_value,
             retry_count: retries,
-            timestamp: SystemTime::now(),
+            ..DeadLetter::new(
+                item.unwrap_or_else(|| Payload::empty(self.signal)),
+                error,
+                error_type,
+                exporter,
+                pipeline,
+            )
         }
     }
 }
@@ -359,20 +355,7 @@ impl Encoder {
         error: String,
         error_type: &'static str,
     ) -> DeadLetter {
-        DeadLetter {
-            item,
-            error,
-            error_type,
-            stage: self.exporter.clone(),
-            pipeline: pipeline.to_string(),
-            rule: None,
-            field: None,
-            value: None,
-            original: None,
-            original_value: None,
-            retry_count: 0,
-            timestamp: SystemTime::now(),
-        }
+        DeadLetter::new(item, error, error_type, self.exporter.clone(), pipeline)
     }
 }
 

@@ -314,21 +314,18 @@ fn undeliverable_dead_letter(
     retries: u32,
 ) -> DeadLetter {
     DeadLetter {
-        item: Payload::empty(out.signal),
-        error: format!(
-            "the dead letter itself could not be delivered to {}: {error}",
-            out.topic
-        ),
-        error_type: "DeadLetterDeliveryError",
-        stage: exporter.to_string(),
-        pipeline: String::new(),
-        rule: None,
-        field: None,
-        value: None,
-        original: None,
         original_value: Some(String::from_utf8_lossy(&out.value).into_owned()),
         retry_count: retries,
-        timestamp: std::time::SystemTime::now(),
+        ..DeadLetter::new(
+            Payload::empty(out.signal),
+            format!(
+                "the dead letter itself could not be delivered to {}: {error}",
+                out.topic
+            ),
+            "DeadLetterDeliveryError",
+            exporter,
+            "",
+        )
     }
 }
 

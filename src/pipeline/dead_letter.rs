@@ -66,6 +66,31 @@ pub struct DlqMessage<'a> {
 }
 
 impl DeadLetter {
+    /// A dead letter refused now, with no rule, Kafka coordinates or retries to report; callers
+    /// fill in the fields that apply.
+    pub fn new(
+        item: Payload,
+        error: impl Into<String>,
+        error_type: &'static str,
+        stage: impl Into<String>,
+        pipeline: impl Into<String>,
+    ) -> DeadLetter {
+        DeadLetter {
+            item,
+            error: error.into(),
+            error_type,
+            stage: stage.into(),
+            pipeline: pipeline.into(),
+            rule: None,
+            field: None,
+            value: None,
+            original: None,
+            original_value: None,
+            retry_count: 0,
+            timestamp: SystemTime::now(),
+        }
+    }
+
     pub fn message(&self) -> DlqMessage<'_> {
         let original = self.original.as_ref();
         DlqMessage {

@@ -149,20 +149,13 @@ mod tests {
             if batch.context.source.as_ref() == "odd" {
                 outcome
                     .dead_letters
-                    .push(crate::pipeline::batch::DeadLetter {
-                        item: batch.payload,
-                        error: "odd".into(),
-                        error_type: "Test",
-                        stage: "alternate".into(),
-                        pipeline: "traces".into(),
-                        rule: None,
-                        field: None,
-                        value: None,
-                        original: None,
-                        original_value: None,
-                        retry_count: 0,
-                        timestamp: std::time::SystemTime::now(),
-                    });
+                    .push(crate::pipeline::batch::DeadLetter::new(
+                        batch.payload,
+                        "odd",
+                        "Test",
+                        "alternate",
+                        "traces",
+                    ));
                 return None;
             }
             Some(batch)
