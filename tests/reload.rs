@@ -90,9 +90,25 @@ fn a_reload_under_load_changes_the_topic_and_loses_nothing() {
     let mut arrived = first_items;
     arrived.extend(second_items.iter().cloned());
     arrived.sort();
-    let mut expected = sent;
+    let mut expected = sent.clone();
     expected.extend(late.iter().cloned());
     expected.sort();
+    if arrived.len() != expected.len() {
+        let (_, metrics) = agent.get("/metrics");
+        eprintln!("the agent's counters:\n{metrics}");
+        let missing: Vec<usize> = sent
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| arrived.binary_search(item).is_err())
+            .map(|(index, _)| index)
+            .collect();
+        eprintln!(
+            "missing items at positions {missing:?} of {}; first topic had {}, second {}",
+            sent.len(),
+            arrived.len() - second_items.len(),
+            second_items.len()
+        );
+    }
     assert_eq!(
         arrived.len(),
         expected.len(),

@@ -182,6 +182,14 @@ impl KafkaExporterConfig {
         usize::try_from(limit).unwrap_or(usize::MAX)
     }
 
+    /// False only with `acks=0`, where the broker sends no answer and so no offset.
+    pub fn acks_expected(&self) -> bool {
+        ["acks", "request.required.acks"]
+            .iter()
+            .filter_map(|key| self.producer.get(*key).and_then(property_value))
+            .all(|acks| acks.trim() != "0")
+    }
+
     pub fn client_config(&self) -> ClientConfig {
         let mut client = ClientConfig::new();
         client.set("bootstrap.servers", self.brokers.join(","));
@@ -247,6 +255,18 @@ mod tests {
         assert_eq!(client.get("linger.ms"), Some("5"));
         assert_eq!(client.get("enable.idempotence"), Some("false"));
         assert_eq!(client.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+    }
+
+    #[test]
+    fn only_acks_0_means_no_offsets_come_back() {
+        let mut config = config();
+        assert!(config.acks_expected());
+        config.producer.insert("acks".into(), 1.into());
+        assert!(config.acks_expected());
+        config
+            .producer
+            .insert("request.required.acks".into(), "0".into());
+        assert!(!config.acks_expected());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::delivery::{self, DeliveryError};
 use super::encode::{Encoder, OutRecord};
 use super::fallback::FallbackFile;
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
@@ -37,6 +38,8 @@ struct Shared {
     encoder: Encoder,
     fallback: FallbackFile,
     retry: super::RetryConfig,
+    /// False with `acks=0`: then no delivery report carries an offset.
+    offsets_expected: bool,
     in_flight_items: AtomicUsize,
 }
 
@@ -72,6 +75,7 @@ impl KafkaExporter {
                 encoder: Encoder::new(config, &id.to_string()),
                 fallback: FallbackFile::new(fallback_path),
                 retry: config.retry_on_failure,
+                offsets_expected: config.acks_expected(),
                 in_flight_items: AtomicUsize::new(0),
             }),
             in_flight_kib: Arc::new(Semaphore::new(MAX_IN_FLIGHT_KIB as usize)),
@@ -242,16 +246,12 @@ async fn deliver(
             }
         };
         let outcome = match delivery {
-            Ok(delivery) => match delivery.await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(e),
-                Err(_) => Err(KafkaError::Canceled),
-            },
-            Err(e) => Err(e),
+            Ok(delivery) => delivery::outcome(delivery.await, shared.offsets_expected),
+            Err(e) => Err(DeliveryError::Kafka(e)),
         };
         match outcome {
-            Ok(()) => break None,
-            Err(e) if is_permanent(&e) => break Some(e),
+            Ok(_) => break None,
+            Err(e) if e.is_permanent() => break Some(e),
             Err(e) => {
                 attempt += 1;
                 let backoff = shared
@@ -277,7 +277,7 @@ async fn deliver(
         }
         Some(e) => {
             tracing::error!(exporter = %shared.id, topic = %out.topic, items = out.items, retries = attempt, error = %e, "Kafka did not accept a record; it goes to the dead letter");
-            let error_type = error_type(&e);
+            let error_type = e.error_type();
             let pipeline = route
                 .as_ref()
                 .map(|r| r.pipeline().to_string())
@@ -326,37 +326,5 @@ fn undeliverable_dead_letter(
             exporter,
             "",
         )
-    }
-}
-
-/// Errors that producing again cannot fix.
-fn is_permanent(error: &KafkaError) -> bool {
-    use RDKafkaErrorCode::*;
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            UnknownTopicOrPartition
-                | UnknownTopic
-                | TopicAuthorizationFailed
-                | ClusterAuthorizationFailed
-                | MessageSizeTooLarge
-                | InvalidMessageSize
-                | MessageBatchTooLarge
-                | InvalidRecord
-                | InvalidTopic
-                | InvalidRequiredAcks
-                | PolicyViolation
-        )
-    )
-}
-
-fn error_type(error: &KafkaError) -> &'static str {
-    use RDKafkaErrorCode::*;
-    match error.rdkafka_error_code() {
-        Some(UnknownTopicOrPartition | UnknownTopic | InvalidTopic) => "UnknownTopic",
-        Some(TopicAuthorizationFailed | ClusterAuthorizationFailed) => "AuthorizationFailed",
-        Some(MessageSizeTooLarge | InvalidMessageSize | MessageBatchTooLarge) => "RecordTooLarge",
-        Some(MessageTimedOut) => "DeliveryTimedOut",
-        _ => "KafkaDeliveryError",
     }
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod context;
+mod delivery;
 mod encode;
 mod exporter;
 mod fallback;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
 use tributary::pipeline::batch::{Payload, Signal};
 
 pub fn kafka_brokers() -> String {
@@ -91,7 +92,10 @@ impl Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
             .args(["run", "--config"])
             .arg(&config_path)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_AGENT_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .spawn()
@@ -368,31 +372,39 @@ pub struct Record {
     pub partition: i32,
 }
 
-/// Reads `topic` from the beginning with a fresh consumer group until `done` says so or the
-/// timeout passes.
+/// Reads `topic` from the beginning until `done` says so or the timeout passes.
 pub fn consume(topic: &str, timeout: Duration, done: impl FnMut(&[Record]) -> bool) -> Vec<Record> {
     consume_topics(&[topic], timeout, done)
 }
 
-/// As `consume`, from several topics at once; `Record::topic` tells them apart.
+/// As `consume`, from several topics at once; `Record::topic` tells them apart. Partitions are
+/// assigned, not subscribed: no group rebalance can drop or repeat what was fetched, and a topic
+/// the agent creates later joins the assignment at once.
 pub fn consume_topics(
     topics: &[&str],
     timeout: Duration,
     mut done: impl FnMut(&[Record]) -> bool,
 ) -> Vec<Record> {
-    let topic = topics.join(",");
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_brokers())
-        .set("group.id", format!("{topic}.reader"))
-        .set("auto.offset.reset", "earliest")
+        .set("group.id", format!("{}.reader", topics.join(",")))
         .set("enable.auto.commit", "false")
-        .set("allow.auto.create.topics", "true")
         .create()
         .expect("creating the test consumer");
-    consumer.subscribe(topics).expect("subscribing");
+    let mut assigned = Vec::new();
     let mut records = Vec::new();
     let started = Instant::now();
+    let mut last_lookup: Option<Instant> = None;
     while started.elapsed() < timeout && !done(&records) {
+        if last_lookup.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
+            last_lookup = Some(Instant::now());
+            let new = new_partitions(&consumer, topics, &mut assigned);
+            if new.count() > 0 {
+                consumer
+                    .incremental_assign(&new)
+                    .expect("assigning partitions");
+            }
+        }
         let Some(message) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };
@@ -420,6 +432,32 @@ pub fn consume_topics(
         });
     }
     records
+}
+
+/// Every partition of `topics` that exists now and is not yet in `assigned`, to be read from the
+/// beginning; they are added to `assigned`.
+fn new_partitions(
+    consumer: &BaseConsumer,
+    topics: &[&str],
+    assigned: &mut Vec<(String, i32)>,
+) -> TopicPartitionList {
+    let mut new = TopicPartitionList::new();
+    for topic in topics {
+        let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+            continue;
+        };
+        for found in metadata.topics().iter().filter(|t| t.error().is_none()) {
+            for partition in found.partitions() {
+                let key = (found.name().to_string(), partition.id());
+                if !assigned.contains(&key) {
+                    new.add_partition_offset(found.name(), partition.id(), Offset::Beginning)
+                        .expect("a valid offset");
+                    assigned.push(key);
+                }
+            }
+        }
+    }
+    new
 }
 
 /// What a client recorded with `--record`: one protobuf request per line, in hex.
