@@ -14,6 +14,8 @@ use crate::telemetry::names;
 pub struct DebugExporterConfig {
     #[serde(default)]
     pub verbosity: Verbosity,
+    #[serde(default)]
+    pub sending_queue: crate::exporters::queue::SendingQueueConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -50,6 +52,7 @@ pub async fn run(
         }
         metrics::counter!(names::EXPORTER_SENT, "exporter" => id.clone())
             .increment(batch.items() as u64);
+        batch.context.receipts.settle();
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod debug;
 pub mod file;
 pub mod kafka;
+pub mod queue;
 pub mod template;
 
 use tokio::sync::mpsc;
@@ -53,11 +54,20 @@ impl ComponentConfig for ExporterConfig {
     }
 
     fn validate(&self) -> Vec<ConfigError> {
-        match self {
+        let mut errors = match self {
             ExporterConfig::Kafka(config) => config.validate(),
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Debug(_) => Vec::new(),
+        };
+        let queue = self.sending_queue();
+        errors.extend(queue.validate());
+        if queue.is_disk() && self.takes_dead_letters() && !self.takes_data() {
+            errors.push(ConfigError::new(
+                "sending_queue.storage",
+                "expected storage: memory for a dead-letter exporter (a disk queue holds OTLP data only), found disk",
+            ));
         }
+        errors
     }
 
     fn takes_data(&self) -> bool {
@@ -77,9 +87,43 @@ impl ComponentConfig for ExporterConfig {
 }
 
 impl ExporterConfig {
+    pub fn sending_queue(&self) -> &queue::SendingQueueConfig {
+        match self {
+            ExporterConfig::Kafka(config) => &config.sending_queue,
+            ExporterConfig::File(config) => &config.sending_queue,
+            ExporterConfig::Debug(config) => &config.sending_queue,
+        }
+    }
+
     /// One instance per id, shared by every pipeline that lists it. The task ends once its
     /// input closes and everything it took is delivered, or when `deadline_passed` fires.
+    /// With a disk queue, the queue task stands between `input` and the exporter.
     pub async fn spawn(
+        &self,
+        id: &ComponentId,
+        input: mpsc::Receiver<Batch>,
+        deadline_passed: CancellationToken,
+        health: Health,
+    ) -> Result<JoinHandle<()>, StartError> {
+        let queue = self.sending_queue();
+        if !queue.is_disk() {
+            return self
+                .spawn_exporter(id, input, deadline_passed, health)
+                .await;
+        }
+        let (disk, acked) =
+            queue::DiskQueue::open(queue, id).map_err(|e| StartError::new(id, e))?;
+        let (to_exporter, exporter_input) = mpsc::channel(crate::pipeline::STAGE_QUEUE_CAPACITY);
+        let exporter = self
+            .spawn_exporter(id, exporter_input, deadline_passed.clone(), health)
+            .await?;
+        Ok(tokio::spawn(async move {
+            disk.run(acked, input, to_exporter, deadline_passed).await;
+            let _ = exporter.await;
+        }))
+    }
+
+    async fn spawn_exporter(
         &self,
         id: &ComponentId,
         input: mpsc::Receiver<Batch>,

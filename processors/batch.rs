@@ -180,8 +180,10 @@ impl BatchProcessor {
     }
 
     /// Takes a batch in; returns the batches now ready to go, in order.
-    fn add(&mut self, batch: Batch) -> Vec<Batch> {
+    fn add(&mut self, mut batch: Batch) -> Vec<Batch> {
         let template = batch.clone_context_only();
+        // Every pending batch that takes a piece takes a share; the originals are then done.
+        let receipts = std::mem::take(&mut batch.context.receipts);
         let parts = if self.keys.is_empty() {
             BTreeMap::from([(Vec::new(), batch.payload)])
         } else {
@@ -218,6 +220,9 @@ impl BatchProcessor {
                     flush_at: Instant::now() + timeout,
                 });
                 pending.batch.context.items += piece.items();
+                if !receipts.is_empty() {
+                    pending.batch.context.receipts.extend(receipts.clone());
+                }
                 pending.bytes += bytes;
                 if let Err(e) = pending.batch.payload.append(piece.payload) {
                     unreachable!("a pipeline carries one signal: {e}");
@@ -227,6 +232,7 @@ impl BatchProcessor {
                 }
             }
         }
+        receipts.settle();
         ready
     }
 

@@ -5,7 +5,7 @@ pub mod filter;
 mod items;
 pub mod tag;
 #[cfg(test)]
-mod test_data;
+pub(crate) mod test_data;
 pub mod validate;
 
 use std::sync::Arc;

@@ -32,6 +32,14 @@ pub mod names {
     pub const EXPORTER_DEAD_LETTERED: &str = "tributary_exporter_dead_lettered_items_total";
     pub const RESIDENT_BYTES: &str = "tributary_process_resident_memory_bytes";
     pub const KAFKA_DELIVERY_SECONDS: &str = "tributary_exporter_kafka_delivery_latency_seconds";
+    /// Items in an exporter's disk queue not yet settled by the exporter.
+    pub const QUEUE_ITEMS: &str = "tributary_queue_items";
+    pub const QUEUE_BYTES: &str = "tributary_queue_size_bytes";
+    /// Items an earlier run left in a disk queue, delivered after the restart.
+    pub const QUEUE_RECOVERED: &str = "tributary_queue_recovered_items_total";
+    /// Records cut short by a crash (never acknowledged as queued) or unreadable.
+    pub const QUEUE_TORN_RECORDS: &str = "tributary_queue_torn_records_total";
+    pub const QUEUE_WRITE_ERRORS: &str = "tributary_queue_write_errors_total";
 }
 
 /// Whether each component that can be unready (exporters waiting for their brokers) is ready.

@@ -26,6 +26,8 @@ use crate::telemetry::names;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileExporterConfig {
+    #[serde(default)]
+    pub sending_queue: crate::exporters::queue::SendingQueueConfig,
     /// A path, or a template over the signal and resource attributes, such as
     /// `./data/${resource:service.instance.id}.jsonl` (one file per database instance).
     pub path: String,
@@ -197,8 +199,10 @@ impl FileExporter {
         tokio::task::block_in_place(|| self.flush_all());
     }
 
-    fn write(&mut self, batch: Batch) {
+    fn write(&mut self, mut batch: Batch) {
         let items = batch.items() as u64;
+        let receipts = std::mem::take(&mut batch.context.receipts);
+        let mut all_written = true;
         metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone()).increment(items);
         let signal = batch.signal();
         let units = if self.path.is_literal() {
@@ -226,11 +230,15 @@ impl FileExporter {
                 Ok(()) => metrics::counter!(names::EXPORTER_SENT, "exporter" => self.id.clone())
                     .increment(unit_items),
                 Err(e) => {
+                    all_written = false;
                     metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
                         .increment(unit_items);
                     tracing::error!(exporter = %self.id, items = unit_items, error = %e, "cannot write a batch");
                 }
             }
+        }
+        if all_written {
+            receipts.settle();
         }
     }
 

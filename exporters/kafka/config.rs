@@ -14,6 +14,8 @@ use crate::exporters::template::Template;
 pub struct KafkaExporterConfig {
     /// `host:port` of the bootstrap brokers.
     pub brokers: Vec<String>,
+    #[serde(default)]
+    pub sending_queue: crate::exporters::queue::SendingQueueConfig,
     /// A template: `gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}`.
     pub topic: String,
     /// A template for the record key, such as `${resource:db.system}:${resource:service.instance.id}`.

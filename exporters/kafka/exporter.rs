@@ -19,6 +19,7 @@ use super::fallback::FallbackFile;
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetter, DeadLetterRoute, DeadLetters, Payload, Signal};
+use crate::pipeline::receipt::Receipts;
 use crate::telemetry::{names, Health};
 
 /// Encoded bytes (in KiB) handed to librdkafka and not yet acknowledged.
@@ -106,17 +107,19 @@ impl KafkaExporter {
     }
 
     /// False when the shutdown deadline passed before librdkafka took the batch.
-    async fn produce(&self, batch: Batch, deadline_passed: &CancellationToken) -> bool {
+    async fn produce(&self, mut batch: Batch, deadline_passed: &CancellationToken) -> bool {
         let shared = &self.shared;
         metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => shared.id.clone())
             .increment(batch.items() as u64);
         let route = batch.context.dead_letter.clone();
-        let planned = shared.encoder.plan(batch);
-        if !planned.dead_letters.is_empty() {
-            shared
+        // Each record holds a share; the batch's own shares are done once all are handed over.
+        let receipts = std::mem::take(&mut batch.context.receipts);
+        let seed = batch.context.id_seed;
+        let planned = crate::pipeline::ids::with_ids_from(seed, || shared.encoder.plan(batch));
+        let letters_kept = planned.dead_letters.is_empty()
+            || shared
                 .dead_letter(route.as_ref(), planned.dead_letters)
                 .await;
-        }
         let mut records = planned.records.into_iter();
         while let Some(record) = records.next() {
             let kib = u32::try_from(record.value.len() / 1024 + 1)
@@ -134,7 +137,16 @@ impl KafkaExporter {
             shared
                 .in_flight_items
                 .fetch_add(record.items, Ordering::Relaxed);
-            tokio::spawn(deliver(shared.clone(), record, route.clone(), permit));
+            tokio::spawn(deliver(
+                shared.clone(),
+                record,
+                receipts.clone(),
+                route.clone(),
+                permit,
+            ));
+        }
+        if letters_kept {
+            receipts.settle();
         }
         true
     }
@@ -178,7 +190,8 @@ impl Shared {
 
     /// To the batch's pipeline's dead-letter exporters; to the fallback file when there is no
     /// route or this exporter is itself the dead letter.
-    async fn dead_letter(&self, route: Option<&DeadLetterRoute>, letters: Vec<DeadLetter>) {
+    /// True when the letters are in someone's hands (a dead-letter exporter or the file).
+    async fn dead_letter(&self, route: Option<&DeadLetterRoute>, letters: Vec<DeadLetter>) -> bool {
         // Items, not letters: a refused record may hold a whole resource group.
         let items: u64 = letters
             .iter()
@@ -199,19 +212,21 @@ impl Shared {
             );
             if route.send(batch).await.is_ok() {
                 counted();
-                return;
+                return true;
             }
         }
         // A blocking write, but rare: let the runtime move its other tasks off this thread.
         match tokio::task::block_in_place(|| self.fallback.write(&letters)) {
             Ok(()) => {
                 counted();
-                tracing::warn!(exporter = %self.id, items, file = %self.fallback.path().display(), "dead letters written to the fallback file")
+                tracing::warn!(exporter = %self.id, items, file = %self.fallback.path().display(), "dead letters written to the fallback file");
+                true
             }
             Err(e) => {
                 metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
                     .increment(items);
                 tracing::error!(exporter = %self.id, items, file = %self.fallback.path().display(), error = %e, "dead letters lost: the fallback file cannot be written");
+                false
             }
         }
     }
@@ -222,6 +237,7 @@ impl Shared {
 async fn deliver(
     shared: Arc<Shared>,
     out: OutRecord,
+    receipts: Receipts,
     route: Option<DeadLetterRoute>,
     permit: OwnedSemaphorePermit,
 ) {
@@ -274,6 +290,7 @@ async fn deliver(
                 .increment(out.items as u64);
             metrics::histogram!(names::KAFKA_DELIVERY_SECONDS, "exporter" => shared.id.clone())
                 .record(started.elapsed().as_secs_f64());
+            receipts.settle();
         }
         Some(e) => {
             tracing::error!(exporter = %shared.id, topic = %out.topic, items = out.items, retries = attempt, error = %e, "Kafka did not accept a record; it goes to the dead letter");
@@ -301,7 +318,9 @@ async fn deliver(
             };
             // A DLQ record never goes back to a DLQ: that could loop.
             let route = route.filter(|_| letters[0].error_type != "DeadLetterDeliveryError");
-            shared.dead_letter(route.as_ref(), letters).await;
+            if shared.dead_letter(route.as_ref(), letters).await {
+                receipts.settle();
+            }
         }
     }
     drop(permit);

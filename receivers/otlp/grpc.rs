@@ -183,11 +183,11 @@ impl<S: OtlpSignal> UnaryService<Bytes> for Export<S> {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let shared = self.shared.clone();
-        Box::pin(async move { export(&shared, S::SIGNAL, request) })
+        Box::pin(async move { export(&shared, S::SIGNAL, request).await })
     }
 }
 
-fn export(
+async fn export(
     shared: &Shared,
     signal: Signal,
     request: tonic::Request<Bytes>,
@@ -197,7 +197,7 @@ fn export(
         admission.refused_request(signal, "malformed");
         Status::invalid_argument(e.to_string())
     })?;
-    match admission.admit(payload) {
+    match admission.admit_acknowledged(payload).await {
         Ok(admitted) => Ok(tonic::Response::new(Bytes::from(encode_response(
             signal,
             Encoding::Protobuf,
@@ -212,7 +212,9 @@ fn refused(refusal: Refusal) -> Status {
         Refusal::NoPipeline(_) => return Status::unimplemented(refusal.to_string()),
         Refusal::Invalid(_) => return Status::invalid_argument(refusal.to_string()),
         Refusal::Full => (Code::ResourceExhausted, RpcCode::ResourceExhausted),
-        Refusal::Closed | Refusal::MemoryLimit => (Code::Unavailable, RpcCode::Unavailable),
+        Refusal::Closed | Refusal::MemoryLimit | Refusal::NotAcknowledged(_) => {
+            (Code::Unavailable, RpcCode::Unavailable)
+        }
     };
     let message = refusal.to_string();
     let details = RpcStatus::new(rpc_code, message.clone()).with_retry_after(RETRY_AFTER);

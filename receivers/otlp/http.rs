@@ -185,7 +185,7 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
             );
         }
     };
-    match admission.admit(payload) {
+    match admission.admit_acknowledged(payload).await {
         Ok(admitted) => (
             [(header::CONTENT_TYPE, encoding.content_type())],
             encode_response(signal, encoding, &admitted),
@@ -200,14 +200,11 @@ fn refused(refusal: Refusal, encoding: Encoding) -> Response {
         Refusal::Invalid(_) => (StatusCode::BAD_REQUEST, RpcCode::InvalidArgument),
         Refusal::NoPipeline(_) => (StatusCode::NOT_FOUND, RpcCode::Unimplemented),
         Refusal::Full => (StatusCode::TOO_MANY_REQUESTS, RpcCode::ResourceExhausted),
-        Refusal::Closed | Refusal::MemoryLimit => {
+        Refusal::Closed | Refusal::MemoryLimit | Refusal::NotAcknowledged(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, RpcCode::Unavailable)
         }
     };
-    let retryable = matches!(
-        refusal,
-        Refusal::Full | Refusal::Closed | Refusal::MemoryLimit
-    );
+    let retryable = !matches!(refusal, Refusal::Invalid(_) | Refusal::NoPipeline(_));
     let mut body = RpcStatus::new(code, refusal.to_string());
     if retryable {
         body = body.with_retry_after(RETRY_AFTER);

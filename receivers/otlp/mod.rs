@@ -23,14 +23,36 @@ pub use auth::AuthConfig;
 pub use decode::{decode, encode_response, Encoding};
 
 use crate::config::{enabled_with_defaults, host_port_problem, ComponentId, ConfigError};
-use crate::pipeline::admission::Admission;
+use crate::pipeline::admission::{AckMode, Admission};
 use crate::pipeline::{Routes, StartError};
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpReceiverConfig {
     #[serde(default)]
     pub protocols: Protocols,
+    /// When the client hears "done": `on_accept` (in memory, the default), `on_queue` (in the
+    /// exporters' disk queues) or `on_delivery` (Kafka acknowledged it).
+    #[serde(default)]
+    pub ack: AckMode,
+    /// How long `on_queue`/`on_delivery` wait before answering 503 (gRPC UNAVAILABLE), so that
+    /// the client retries; keep it below the client's own export timeout (10 s in the SDKs).
+    #[serde(default = "default_ack_timeout", with = "humantime_serde")]
+    pub ack_timeout: Duration,
+}
+
+fn default_ack_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for OtlpReceiverConfig {
+    fn default() -> Self {
+        OtlpReceiverConfig {
+            protocols: Protocols::default(),
+            ack: AckMode::default(),
+            ack_timeout: default_ack_timeout(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -121,6 +143,12 @@ impl OtlpReceiverConfig {
             errors.push(ConfigError::new(
                 "protocols",
                 "expected at least one protocol (http, grpc), found none",
+            ));
+        }
+        if self.ack != AckMode::OnAccept && self.ack_timeout.is_zero() {
+            errors.push(ConfigError::new(
+                "ack_timeout",
+                "expected a duration above zero for ack: on_queue or on_delivery, found 0s",
             ));
         }
         if let Some(http) = &protocols.http {
@@ -270,12 +298,14 @@ pub async fn start(
     };
     let mut tasks = Vec::new();
     if let Some(http) = &config.protocols.http {
-        let admission = Admission::new(receiver.clone(), "http", routes.clone());
+        let admission = Admission::new(receiver.clone(), "http", routes.clone())
+            .with_ack(config.ack, config.ack_timeout);
         let auth = load_auth(http.auth.as_ref())?;
         tasks.push(http::start(http, id, admission, auth, shutdown.clone()).await?);
     }
     if let Some(grpc) = &config.protocols.grpc {
-        let admission = Admission::new(receiver.clone(), "grpc", routes.clone());
+        let admission = Admission::new(receiver.clone(), "grpc", routes.clone())
+            .with_ack(config.ack, config.ack_timeout);
         let auth = load_auth(grpc.auth.as_ref())?;
         tasks.push(grpc::start(grpc, id, admission, auth, shutdown.clone()).await?);
     }

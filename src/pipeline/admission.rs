@@ -2,12 +2,14 @@
 //! or refuses it whole, and counts items received, accepted and refused.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use metrics::Counter;
 
 use super::batch::{Batch, Payload, Signal};
 use super::fanout::FanoutError;
 use super::inline::{run_chain, Outcome};
+use super::receipt::{AckLevel, Receipt, Receipts};
 use super::Routes;
 use crate::telemetry::names;
 
@@ -24,6 +26,10 @@ pub enum Refusal {
     /// A processor refuses whole requests that hold an invalid item (`on_invalid: reject_request`).
     #[error("the request holds invalid items: {0}")]
     Invalid(String),
+    /// `ack: on_queue` or `on_delivery`: the items were not queued or delivered in time, or
+    /// some were lost on the way; a retry may duplicate what did arrive.
+    #[error("the items were not {0} in time; retry")]
+    NotAcknowledged(&'static str),
 }
 
 impl Refusal {
@@ -34,6 +40,7 @@ impl Refusal {
             Refusal::Closed => "shutting_down",
             Refusal::MemoryLimit => "memory_limit",
             Refusal::Invalid(_) => "invalid",
+            Refusal::NotAcknowledged(_) => "not_acknowledged",
         }
     }
 }
@@ -61,11 +68,36 @@ struct SignalCounters {
     refused: Counter,
 }
 
+/// When a receiver answers its client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckMode {
+    /// Once every pipeline's first queue took the request (in memory).
+    #[default]
+    OnAccept,
+    /// Once every exporter's disk queue wrote it; where an exporter has none, once delivered.
+    OnQueue,
+    /// Once every exporter delivered it (Kafka acknowledged it, or it was dead-lettered).
+    OnDelivery,
+}
+
+impl AckMode {
+    fn level(self) -> Option<AckLevel> {
+        match self {
+            AckMode::OnAccept => None,
+            AckMode::OnQueue => Some(AckLevel::Queued),
+            AckMode::OnDelivery => Some(AckLevel::Delivered),
+        }
+    }
+}
+
 pub struct Admission {
     receiver: Arc<str>,
     transport: &'static str,
     routes: Routes,
     counters: [SignalCounters; 3],
+    ack: AckMode,
+    ack_timeout: Duration,
 }
 
 impl Admission {
@@ -87,6 +119,35 @@ impl Admission {
             transport,
             routes,
             counters,
+            ack: AckMode::OnAccept,
+            ack_timeout: Duration::ZERO,
+        }
+    }
+
+    pub fn with_ack(mut self, ack: AckMode, timeout: Duration) -> Admission {
+        self.ack = ack;
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// As `admit`, then waits as long as the ack mode says before the client may hear "done".
+    pub async fn admit_acknowledged(&self, payload: Payload) -> Result<Admitted, Refusal> {
+        let Some(level) = self.ack.level() else {
+            return self.admit(payload);
+        };
+        let (receipt, acknowledged) = Receipt::channel(level);
+        let signal = payload.signal();
+        let admitted = self.admit_with(payload, Receipts::one(receipt))?;
+        let what = match level {
+            AckLevel::Queued => "queued",
+            AckLevel::Delivered => "delivered",
+        };
+        match tokio::time::timeout(self.ack_timeout, acknowledged).await {
+            Ok(Ok(true)) => Ok(admitted),
+            _ => {
+                self.refused_request(signal, Refusal::NotAcknowledged(what).reason());
+                Err(Refusal::NotAcknowledged(what))
+            }
         }
     }
 
@@ -98,12 +159,18 @@ impl Admission {
     /// reserved in every pipeline's first queue and dead-letter queue before any processing,
     /// so that a refused request leaves no trace a retry would duplicate.
     pub fn admit(&self, payload: Payload) -> Result<Admitted, Refusal> {
+        self.admit_with(payload, Receipts::default())
+    }
+
+    fn admit_with(&self, payload: Payload, receipts: Receipts) -> Result<Admitted, Refusal> {
         let signal = payload.signal();
-        let batch = Batch::new(payload, self.receiver.clone());
+        let mut batch = Batch::new(payload, self.receiver.clone());
+        batch.context.receipts = receipts;
         let items = batch.items() as u64;
         let counters = self.counters(signal);
         counters.received.increment(items);
         if items == 0 {
+            batch.context.receipts.settle();
             return Ok(Admitted::default());
         }
         match self.route(batch) {

@@ -353,6 +353,11 @@ pub struct DeliveryContext {
     pub source: Arc<str>,
     /// Where a later stage sends what it cannot deliver: the pipeline's dead-letter exporters.
     pub dead_letter: Option<DeadLetterRoute>,
+    /// Who waits to hear that these items are queued or delivered (none by default).
+    pub receipts: super::receipt::Receipts,
+    /// Set by a disk queue: the exporter derives record ids from it, so that a record
+    /// delivered again after a restart carries the id it had the first time.
+    pub id_seed: Option<u64>,
 }
 
 /// A pipeline's dead-letter exporters, carried by its batches so that a shared exporter knows
@@ -403,6 +408,8 @@ impl Batch {
                 items,
                 source,
                 dead_letter: None,
+                receipts: Default::default(),
+                id_seed: None,
             },
         }
     }
@@ -415,7 +422,8 @@ impl Batch {
         self.context.items
     }
 
-    /// An empty batch of the same signal and source, to carry what a stage splits off.
+    /// An empty batch of the same signal and source, to carry what a stage splits off; it
+    /// carries no receipts: the stage decides who settles them.
     pub fn clone_context_only(&self) -> Batch {
         let mut empty = Batch::new(Payload::empty(self.signal()), self.context.source.clone());
         empty.context.dead_letter = self.context.dead_letter.clone();

@@ -60,11 +60,30 @@ pub fn run_chain(
     batch: Batch,
     outcome: &mut Outcome,
 ) -> Option<Batch> {
-    let mut current = Some(batch);
-    for processor in processors {
-        current = processor.process(current?, outcome);
+    with_receipts(batch, |batch| {
+        let mut current = Some(batch);
+        for processor in processors {
+            current = processor.process(current?, outcome);
+        }
+        current
+    })
+}
+
+/// Runs `process` with the batch's receipts held aside: they go on with what passes, and are
+/// settled when nothing does (dropped, dead-lettered or refused items are accounted for there,
+/// not lost). Processors need not know about receipts.
+fn with_receipts(mut batch: Batch, process: impl FnOnce(Batch) -> Option<Batch>) -> Option<Batch> {
+    let receipts = std::mem::take(&mut batch.context.receipts);
+    match process(batch).filter(|b| b.items() > 0) {
+        Some(mut passed) => {
+            passed.context.receipts.extend(receipts);
+            Some(passed)
+        }
+        None => {
+            receipts.settle();
+            None
+        }
     }
-    current.filter(|b| b.items() > 0)
 }
 
 /// An inline processor placed after a batch processor: a stage task of its own. No client is
@@ -89,7 +108,7 @@ pub async fn run_stage(
         };
         let mut outcome = Outcome::default();
         let source = batch.clone_context_only();
-        let passed = processor.process(batch, &mut outcome);
+        let passed = with_receipts(batch, |batch| processor.process(batch, &mut outcome));
         // What cannot be passed on at the deadline is counted undrained, beside the outcome
         // the processor already gave it, so that a loss never goes uncounted.
         if let Some(letters) = outcome.take_dead_letters(&source) {
@@ -99,7 +118,7 @@ pub async fn run_stage(
                 tracing::error!(processor = %context.id, pipeline = %context.pipeline, items, "dead letters not passed on");
             }
         }
-        if let Some(passed) = passed.filter(|b| b.items() > 0) {
+        if let Some(passed) = passed {
             let items = passed.items() as u64;
             if !send_before(&output, passed, &deadline).await {
                 counters.undrained.increment(items);

@@ -11,6 +11,7 @@ mod graph;
 pub mod ids;
 pub mod inline;
 pub mod memory;
+pub mod receipt;
 mod shutdown;
 
 use std::collections::BTreeMap;

@@ -192,6 +192,8 @@ def send_traces(args, resource, record_file):
     kinds = [SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER]
     for index in range(args.count):
         attributes = {"index": index, "ratio": index / 7, "even": index % 2 == 0, "tags": ["a", "b"], "db.system": "postgresql"}
+        if args.attribute_bytes:
+            attributes["padding"] = "p" * args.attribute_bytes
         with tracer.start_as_current_span(f"span-{index}", kind=kinds[index % 5], attributes=attributes) as span:
             span.add_event("checkpoint", {"step": index})
             if index % 10 == 3:
@@ -275,6 +277,7 @@ def main():
     parser.add_argument("--endpoint", required=True, help="http://127.0.0.1:4318, or for gRPC http://127.0.0.1:4317")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--attribute-bytes", type=int, default=0, help="traces: each span also gets a `padding` attribute this long")
     parser.add_argument("--compression", default="none", choices=["none", "gzip"])
     parser.add_argument("--record", help="write each accepted request here, protobuf in hex, one per line")
     parser.add_argument("--header", action="append", default=[], help="key=value, sent with every export")

@@ -383,10 +383,20 @@ pub fn consume(topic: &str, timeout: Duration, done: impl FnMut(&[Record]) -> bo
 pub fn consume_topics(
     topics: &[&str],
     timeout: Duration,
+    done: impl FnMut(&[Record]) -> bool,
+) -> Vec<Record> {
+    consume_topics_from(&kafka_brokers(), topics, timeout, done)
+}
+
+/// As `consume_topics`, from the broker(s) at `bootstrap` instead of the shared test broker.
+pub fn consume_topics_from(
+    bootstrap: &str,
+    topics: &[&str],
+    timeout: Duration,
     mut done: impl FnMut(&[Record]) -> bool,
 ) -> Vec<Record> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_brokers())
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("{}.reader", topics.join(",")))
         .set("enable.auto.commit", "false")
         .create()
