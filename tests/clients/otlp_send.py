@@ -112,6 +112,8 @@ def raw_metric_exporter(args):
 
 def exporter_kwargs(args, signal_path):
     kwargs = {}
+    if args.timeout:
+        kwargs["timeout"] = args.timeout
     headers = dict(h.split("=", 1) for h in args.header)
     if args.transport == "grpc":
         import grpc
@@ -283,6 +285,7 @@ def main():
     parser.add_argument("--header", action="append", default=[], help="key=value, sent with every export")
     parser.add_argument("--certificate", help="CA certificate (PEM) to trust, for TLS")
     parser.add_argument("--service-name", default="tributary-e2e")
+    parser.add_argument("--timeout", type=float, help="seconds each export (with its retries) may take; the SDK's default is 10")
     args = parser.parse_args()
 
     resource = Resource.create({

@@ -183,6 +183,13 @@ impl Agent {
         }
     }
 
+    /// SIGKILL: no shutdown, no flush, as in a crash.
+    pub fn kill_hard(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("sending SIGKILL");
+        child.wait().expect("reaping the killed agent");
+    }
+
     /// SIGTERM, then the exit status; fails the test if it takes longer than `timeout`.
     pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
