@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::batch::{Batch, Payload};
+use crate::pipeline::ledger::{self, Exit};
 use crate::telemetry::names;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -52,6 +53,9 @@ pub async fn run(
         }
         metrics::counter!(names::EXPORTER_SENT, "exporter" => id.clone())
             .increment(batch.items() as u64);
+        if !matches!(batch.payload, Payload::DeadLetters(_)) {
+            ledger::exited(Exit::Delivered, batch.items());
+        }
         batch.context.receipts.settle();
     }
 }

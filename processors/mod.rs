@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use metrics::Counter;
 
+use crate::pipeline::ledger::{CountedOut, Exit};
+
 use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
 use crate::pipeline::batch::Signal;
 use crate::pipeline::inline::SharedInline;
@@ -113,10 +115,10 @@ impl ProcessorConfig {
 pub struct ProcessorCounters {
     pub received: Counter,
     pub passed: Counter,
-    pub dropped: Counter,
-    pub dead_lettered: Counter,
+    pub dropped: CountedOut,
+    pub dead_lettered: CountedOut,
     pub refused: Counter,
-    pub undrained: Counter,
+    pub undrained: CountedOut,
 }
 
 impl ProcessorCounters {
@@ -135,10 +137,19 @@ impl ProcessorCounters {
         ProcessorCounters {
             received: metrics::counter!(names::PROCESSOR_RECEIVED, &base),
             passed: metrics::counter!(names::PROCESSOR_ITEMS, &labels("passed")),
-            dropped: metrics::counter!(names::PROCESSOR_ITEMS, &labels("dropped")),
-            dead_lettered: metrics::counter!(names::PROCESSOR_ITEMS, &labels("dead_lettered")),
+            dropped: CountedOut::new(
+                metrics::counter!(names::PROCESSOR_ITEMS, &labels("dropped")),
+                Exit::Dropped,
+            ),
+            dead_lettered: CountedOut::new(
+                metrics::counter!(names::PROCESSOR_ITEMS, &labels("dead_lettered")),
+                Exit::DeadLettered,
+            ),
             refused: metrics::counter!(names::PROCESSOR_ITEMS, &labels("refused")),
-            undrained: metrics::counter!(names::PROCESSOR_ITEMS, &labels("undrained")),
+            undrained: CountedOut::new(
+                metrics::counter!(names::PROCESSOR_ITEMS, &labels("undrained")),
+                Exit::Undrained,
+            ),
         }
     }
 }

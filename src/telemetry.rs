@@ -161,6 +161,7 @@ pub async fn serve(
 }
 
 async fn metrics_route(State(state): State<TelemetryState>) -> impl IntoResponse {
+    crate::pipeline::ledger::publish();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.prometheus.render(),

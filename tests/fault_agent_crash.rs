@@ -121,4 +121,10 @@ fn a_killed_agent_delivers_every_acknowledged_item_after_restart() {
         .metric("tributary_queue_recovered_items_total{exporter=\"kafka\"}")
         .unwrap_or(0.0);
     eprintln!("the restarted agent recovered {recovered} items from the disk queue");
+    restarted.assert_accounted(Duration::from_secs(10));
+    assert_eq!(
+        restarted.metric("tributary_accounting_queued_on_disk_items"),
+        Some(0.0),
+        "the disk queue is empty once everything is delivered"
+    );
 }

@@ -508,6 +508,7 @@ service:
     assert!(agent
         .metric("tributary_exporter_dead_lettered_items_total{exporter=\"kafka\"}")
         .is_some_and(|n| n >= 3.0));
+    agent.assert_accounted(Duration::from_secs(10));
 }
 
 #[test]

@@ -110,6 +110,7 @@ fn a_full_pipeline_refuses_with_retry_hints_and_loses_nothing_it_accepted() {
         .metric("tributary_receiver_refused_items_total{receiver=\"otlp\",signal=\"traces\",transport=\"http\"}")
         .unwrap_or(0.0);
     assert_eq!(refused, 1.0, "the one refused HTTP request counted");
+    agent.assert_accounted(Duration::from_secs(10));
 }
 
 #[test]

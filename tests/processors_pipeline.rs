@@ -271,4 +271,5 @@ fn valid_metrics_reach_kafka_invalid_ones_the_dlq_and_the_counts_add_up() {
     );
     assert_eq!(outcome("filter/noise", "dropped"), filtered.len() as f64);
     assert_eq!(outcome("batch", "passed"), expected_valid.len() as f64);
+    agent.assert_accounted(Duration::from_secs(10));
 }

@@ -119,4 +119,5 @@ fn a_reload_under_load_changes_the_topic_and_loses_nothing() {
         late.iter().all(|item| second_items.contains(item)),
         "after the reload, spans go to the new topic"
     );
+    agent.assert_accounted(Duration::from_secs(10));
 }

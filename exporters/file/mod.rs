@@ -21,6 +21,7 @@ use crate::exporters::template::Template;
 use crate::pipeline::attributes::first_resource_attributes;
 use crate::pipeline::batch::{Batch, Payload};
 use crate::pipeline::chunk::resource_groups;
+use crate::pipeline::ledger::{self, Exit};
 use crate::telemetry::names;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -203,6 +204,7 @@ impl FileExporter {
         let items = batch.items() as u64;
         let receipts = std::mem::take(&mut batch.context.receipts);
         let mut all_written = true;
+        let counts_out = !matches!(batch.payload, Payload::DeadLetters(_));
         metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone()).increment(items);
         let signal = batch.signal();
         let units = if self.path.is_literal() {
@@ -227,12 +229,20 @@ impl FileExporter {
                     })
             });
             match outcome {
-                Ok(()) => metrics::counter!(names::EXPORTER_SENT, "exporter" => self.id.clone())
-                    .increment(unit_items),
+                Ok(()) => {
+                    metrics::counter!(names::EXPORTER_SENT, "exporter" => self.id.clone())
+                        .increment(unit_items);
+                    if counts_out {
+                        ledger::exited(Exit::Delivered, unit_items as usize);
+                    }
+                }
                 Err(e) => {
                     all_written = false;
                     metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
                         .increment(unit_items);
+                    if counts_out {
+                        ledger::exited(Exit::Failed, unit_items as usize);
+                    }
                     tracing::error!(exporter = %self.id, items = unit_items, error = %e, "cannot write a batch");
                 }
             }

@@ -19,6 +19,7 @@ use super::fallback::FallbackFile;
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetter, DeadLetterRoute, DeadLetters, Payload, Signal};
+use crate::pipeline::ledger::{self, Exit};
 use crate::pipeline::receipt::Receipts;
 use crate::telemetry::{names, Health};
 
@@ -41,6 +42,7 @@ struct Shared {
     retry: super::RetryConfig,
     /// False with `acks=0`: then no delivery report carries an offset.
     offsets_expected: bool,
+    writes_dead_letters: bool,
     in_flight_items: AtomicUsize,
 }
 
@@ -77,6 +79,7 @@ impl KafkaExporter {
                 fallback: FallbackFile::new(fallback_path),
                 retry: config.retry_on_failure,
                 offsets_expected: config.acks_expected(),
+                writes_dead_letters: config.writes_dead_letters(),
                 in_flight_items: AtomicUsize::new(0),
             }),
             in_flight_kib: Arc::new(Semaphore::new(MAX_IN_FLIGHT_KIB as usize)),
@@ -186,6 +189,14 @@ impl Shared {
     fn count_undrained(&self, items: usize) {
         metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.id.clone())
             .increment(items as u64);
+        self.count_out(Exit::Undrained, items);
+    }
+
+    /// A dead-letter exporter's records are items counted out already, as dead-lettered.
+    fn count_out(&self, exit: Exit, items: usize) {
+        if !self.writes_dead_letters {
+            ledger::exited(exit, items);
+        }
     }
 
     /// To the batch's pipeline's dead-letter exporters; to the fallback file when there is no
@@ -199,7 +210,8 @@ impl Shared {
             .sum();
         let counted = || {
             metrics::counter!(names::EXPORTER_DEAD_LETTERED, "exporter" => self.id.clone())
-                .increment(items)
+                .increment(items);
+            self.count_out(Exit::DeadLettered, items as usize);
         };
         if let Some(route) = route {
             let signal = letters.first().map_or(Signal::Traces, |l| l.item.signal());
@@ -225,6 +237,7 @@ impl Shared {
             Err(e) => {
                 metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
                     .increment(items);
+                self.count_out(Exit::Failed, items as usize);
                 tracing::error!(exporter = %self.id, items, file = %self.fallback.path().display(), error = %e, "dead letters lost: the fallback file cannot be written");
                 false
             }
@@ -288,6 +301,7 @@ async fn deliver(
         None => {
             metrics::counter!(names::EXPORTER_SENT, "exporter" => shared.id.clone())
                 .increment(out.items as u64);
+            shared.count_out(Exit::Delivered, out.items);
             metrics::histogram!(names::KAFKA_DELIVERY_SECONDS, "exporter" => shared.id.clone())
                 .record(started.elapsed().as_secs_f64());
             receipts.settle();

@@ -16,6 +16,7 @@ use super::segment::{self, Next};
 use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetterRoute};
+use crate::pipeline::ledger::{self, Exit};
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::telemetry::names;
 
@@ -127,6 +128,8 @@ impl DiskQueue {
                 records,
             });
         }
+        ledger::received(recovered_items as usize);
+        ledger::on_disk(recovered_items as i64);
         if recovered_items > 0 {
             metrics::counter!(names::QUEUE_RECOVERED, "exporter" => exporter.clone())
                 .increment(recovered_items);
@@ -244,6 +247,7 @@ impl DiskQueue {
         if let Some(batch) = held {
             metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.exporter.clone())
                 .increment(batch.items() as u64);
+            ledger::exited(Exit::Undrained, batch.items());
         }
     }
 
@@ -275,6 +279,7 @@ impl DiskQueue {
                 .or_insert_with(|| route.clone());
         }
         let items = batch.items() as u64;
+        ledger::on_disk(items as i64);
         let segment = self.segments.back_mut().expect("an active segment");
         segment.records.insert(seq, (items, segment.bytes));
         segment.bytes += len;
@@ -437,7 +442,9 @@ impl DiskQueue {
             .iter()
             .position(|s| s.records.contains_key(&seq))
         {
-            self.segments[index].records.remove(&seq);
+            if let Some((items, _)) = self.segments[index].records.remove(&seq) {
+                ledger::on_disk(-(items as i64));
+            }
         }
         while self.segments.len() > 1 {
             let first = &self.segments[0];

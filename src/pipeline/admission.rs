@@ -176,10 +176,14 @@ impl Admission {
         match self.route(batch) {
             Ok(admitted) => {
                 counters.accepted.increment(items);
+                let pipelines = self.routes.get(signal).map_or(0, <[_]>::len);
+                super::ledger::received(items as usize * pipelines);
                 Ok(admitted)
             }
             Err(refusal) => {
                 counters.refused.increment(items);
+                super::ledger::received(items as usize);
+                super::ledger::exited(super::ledger::Exit::Refused, items as usize);
                 self.refused_request(signal, refusal.reason());
                 Err(refusal)
             }

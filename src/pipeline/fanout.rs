@@ -2,7 +2,7 @@
 
 use tokio::sync::mpsc;
 
-use super::batch::Batch;
+use super::batch::{Batch, Payload};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FanoutError {
@@ -32,6 +32,7 @@ impl Fanout {
         let Some((last, rest)) = self.consumers.split_last() else {
             return Ok(());
         };
+        count_copies(&batch, rest.len());
         for consumer in rest {
             consumer
                 .send(batch.clone())
@@ -71,10 +72,18 @@ impl Reserved<'_> {
         let Some(last) = self.permits.pop() else {
             return;
         };
+        count_copies(&batch, self.permits.len());
         for permit in self.permits {
             permit.send(batch.clone());
         }
         last.send(batch);
+    }
+}
+
+/// Each extra copy is an item of its own in the ledger (dead letters were counted already).
+fn count_copies(batch: &Batch, extra: usize) {
+    if extra > 0 && !matches!(batch.payload, Payload::DeadLetters(_)) {
+        super::ledger::received(batch.items() * extra);
     }
 }
 

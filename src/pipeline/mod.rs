@@ -10,6 +10,7 @@ pub mod fanout;
 mod graph;
 pub mod ids;
 pub mod inline;
+pub mod ledger;
 pub mod memory;
 pub mod receipt;
 mod shutdown;

@@ -167,6 +167,33 @@ impl Agent {
             .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
     }
 
+    /// The accounting invariant after quiescence: everything received is delivered,
+    /// dead-lettered, refused, dropped, failed or undrained, except what the disk queues hold.
+    /// Waits up to `timeout` for the pipelines to go quiet.
+    pub fn assert_accounted(&self, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            let queued = self.metric("tributary_accounting_queued_items");
+            let on_disk = self.metric("tributary_accounting_queued_on_disk_items");
+            if queued.is_some() && queued == on_disk {
+                return;
+            }
+            if started.elapsed() > timeout {
+                let (_, metrics) = self.get("/metrics");
+                let ledger: Vec<&str> = metrics
+                    .lines()
+                    .filter(|line| line.starts_with("tributary_accounting"))
+                    .collect();
+                panic!(
+                    "the accounting invariant does not hold: {queued:?} items unaccounted for, \
+                     {on_disk:?} on disk\n{}",
+                    ledger.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.telemetry, path).expect("the telemetry endpoint answers")
     }
