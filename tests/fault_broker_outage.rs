@@ -465,6 +465,7 @@ fn a_broker_outage_under_load_loses_no_accepted_span() {
                 "tributary_exporter_failed",
                 "tributary_exporter_undrained",
                 "tributary_exporter_dead_lettered",
+                "tributary_accounting",
             ]
         )
     );
@@ -476,6 +477,7 @@ fn a_broker_outage_under_load_loses_no_accepted_span() {
         0.0,
         "no item was dead-lettered"
     );
+    agent.assert_accounted(Duration::from_secs(10));
     let status = agent.terminate(Duration::from_secs(30));
     assert!(
         status.success(),

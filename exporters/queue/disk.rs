@@ -26,6 +26,8 @@ const TICK: Duration = Duration::from_millis(200);
 /// A record the exporter could not settle is offered again after this long.
 const REDELIVERY_DELAY: Duration = Duration::from_secs(1);
 const WATERMARK_FILE: &str = "acked";
+/// While writes keep failing, the error is logged again this often (each is counted).
+const WRITE_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(30);
 
 struct Segment {
     first_seq: u64,
@@ -60,6 +62,7 @@ pub struct DiskQueue {
     acks: mpsc::UnboundedSender<(u64, bool)>,
     /// This directory's own random number: with a record's sequence number, its id seed.
     nonce: u64,
+    write_failing_since: Option<Instant>,
 }
 
 impl DiskQueue {
@@ -177,6 +180,7 @@ impl DiskQueue {
             unsynced: false,
             acks,
             nonce,
+            write_failing_since: None,
         };
         queue.update_gauges();
         Ok((queue, acked))
@@ -270,8 +274,17 @@ impl DiskQueue {
         if let Err(e) = self.append(seq, &record) {
             metrics::counter!(names::QUEUE_WRITE_ERRORS, "exporter" => self.exporter.clone())
                 .increment(1);
-            tracing::error!(exporter = %self.exporter, directory = %self.directory.display(), error = %e, "cannot write to the disk queue; taking no more data until it can (clients are refused)");
+            let due = self
+                .write_failing_since
+                .is_none_or(|since| since.elapsed() >= WRITE_ERROR_LOG_INTERVAL);
+            if due {
+                self.write_failing_since = Some(Instant::now());
+                tracing::error!(exporter = %self.exporter, directory = %self.directory.display(), error = %e, "cannot write to the disk queue; taking no more data until it can (clients are refused)");
+            }
             return Some(batch);
+        }
+        if self.write_failing_since.take().is_some() {
+            tracing::info!(exporter = %self.exporter, "the disk queue can write again");
         }
         if let Some(route) = &batch.context.dead_letter {
             self.routes
