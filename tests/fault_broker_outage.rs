@@ -224,6 +224,8 @@ fn steady_load(agent: &Agent, stop: &AtomicBool) -> Vec<Run> {
             .unwrap_or_else(|| panic!("the SDK client broke ({}):\n{stderr}", output.status))
             .to_string();
         let accepted = fingerprints(recorded_requests(&record, Signal::Traces));
+        // A few MB each, dozens of runs: only the fingerprints are kept.
+        let _ = std::fs::remove_file(&record);
         eprintln!(
             "[load] run {index}: {summary}, {} spans accepted",
             accepted.len()

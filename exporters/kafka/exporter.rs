@@ -44,6 +44,30 @@ struct Shared {
     offsets_expected: bool,
     writes_dead_letters: bool,
     in_flight_items: AtomicUsize,
+    retry_log: RetryLog,
+}
+
+/// When a broker goes away, every record in flight fails at once: one warning per interval
+/// says how many were produced again, instead of one line per record.
+#[derive(Default)]
+struct RetryLog {
+    since_last: AtomicUsize,
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl RetryLog {
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    fn note(&self, exporter: &str, topic: &str, attempt: u32, error: &DeliveryError) {
+        let retries = self.since_last.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < Self::INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        self.since_last.store(0, Ordering::Relaxed);
+        tracing::warn!(exporter, topic, attempt, retries, error = %error, "delivery failed; producing records again (retries counts those since the last warning)");
+    }
 }
 
 impl KafkaExporter {
@@ -80,6 +104,7 @@ impl KafkaExporter {
                 retry: config.retry_on_failure,
                 offsets_expected: config.acks_expected(),
                 writes_dead_letters: config.writes_dead_letters(),
+                retry_log: RetryLog::default(),
                 in_flight_items: AtomicUsize::new(0),
             }),
             in_flight_kib: Arc::new(Semaphore::new(MAX_IN_FLIGHT_KIB as usize)),
@@ -289,7 +314,7 @@ async fn deliver(
                 if started.elapsed() + backoff > shared.retry.max_elapsed_time {
                     break Some(e);
                 }
-                tracing::warn!(exporter = %shared.id, topic = %out.topic, attempt, error = %e, "delivery failed; producing the record again");
+                shared.retry_log.note(&shared.id, &out.topic, attempt, &e);
                 tokio::time::sleep(backoff).await;
             }
         }

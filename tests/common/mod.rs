@@ -504,6 +504,33 @@ fn new_partitions(
     new
 }
 
+/// A Kafka produce quota on one client id, so that the broker takes less than the agent sends;
+/// lifted when dropped, however the test ends.
+pub struct ProduceQuota(String);
+
+impl ProduceQuota {
+    pub fn set(client: &str, bytes_per_second: &str) -> ProduceQuota {
+        let status = Command::new(project_root().join("scripts/kafka-local"))
+            .args(["produce-quota", client, bytes_per_second])
+            .env("KAFKA_PORT", kafka_brokers().rsplit(':').next().unwrap())
+            .status()
+            .expect("running scripts/kafka-local produce-quota");
+        assert!(status.success(), "setting the produce quota for {client}");
+        ProduceQuota(client.to_string())
+    }
+
+    pub fn lift(self) {}
+}
+
+impl Drop for ProduceQuota {
+    fn drop(&mut self) {
+        let _ = Command::new(project_root().join("scripts/kafka-local"))
+            .args(["produce-quota", &self.0, "none"])
+            .env("KAFKA_PORT", kafka_brokers().rsplit(':').next().unwrap())
+            .status();
+    }
+}
+
 /// What a client recorded with `--record`: one protobuf request per line, in hex.
 pub fn recorded_requests(path: &std::path::Path, signal: Signal) -> Vec<Payload> {
     std::fs::read_to_string(path)

@@ -1,0 +1,128 @@
+//! Overload: the broker takes far less than the agent is sent (a Kafka produce quota on the
+//! agent's client id). Memory stays under `memory_limit`, clients get 429/503 with Retry-After,
+//! and once the broker takes data again every item that got a 200 is delivered.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{
+    consume, http_request, record_items, require_kafka, unique_topic, Agent, ProduceQuota,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use tributary::pipeline::batch::Signal;
+
+const SPANS_PER_REQUEST: usize = 1000;
+const LIMIT: u64 = 160 * 1024 * 1024;
+
+fn request(index: usize) -> Vec<u8> {
+    let spans = (0..SPANS_PER_REQUEST)
+        .map(|i| Span {
+            trace_id: vec![5; 16],
+            span_id: ((index * SPANS_PER_REQUEST + i) as u64 + 1)
+                .to_be_bytes()
+                .to_vec(),
+            name: format!("o{index}-{i}-{}", "p".repeat(500)),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn an_overloaded_agent_refuses_stays_under_its_memory_limit_and_delivers_what_it_took() {
+    require_kafka();
+    let topic = unique_topic("overload");
+    let client_id = format!("tributary-overload-{}", std::process::id());
+    let throttle = ProduceQuota::set(&client_id, "100000");
+    let config = r#"
+receivers:
+  otlp: { protocols: { http: { endpoint: "127.0.0.1:{otlp_http}" } } }
+processors:
+  batch: { send_batch_size: 2000, timeout: 50ms }
+exporters:
+  kafka:
+    brokers: ["{brokers}"]
+    topic: TOPIC
+    producer: { client.id: CLIENT, linger.ms: 5 }
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [batch], exporters: [kafka] }
+  telemetry: { metrics: { address: "127.0.0.1:{telemetry}" } }
+  memory_limit: 160MiB
+"#
+    .replace("TOPIC", &topic)
+    .replace("CLIENT", &client_id);
+    let agent = Agent::start("overload", &config);
+
+    let (mut accepted, mut refusals) = (Vec::new(), 0);
+    for index in 0..400 {
+        let response = http_request(
+            agent.otlp_http,
+            "POST",
+            "/v1/traces",
+            &[("content-type", "application/x-protobuf")],
+            &request(index),
+        )
+        .expect("the receiver answers");
+        match response.status {
+            200 => accepted.push(index),
+            429 | 503 => {
+                assert!(response.header("retry-after").is_some(), "a retry hint");
+                refusals += 1;
+                if refusals >= 5 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+    }
+    assert!(
+        refusals >= 5,
+        "the overloaded agent refused ({} accepted)",
+        accepted.len()
+    );
+    let peak = agent.peak_resident_bytes();
+    eprintln!(
+        "{} requests accepted, {refusals} refused, peak resident memory {} MiB",
+        accepted.len(),
+        peak / (1024 * 1024)
+    );
+    assert!(
+        peak < LIMIT,
+        "peak resident memory {peak} stayed under {LIMIT}"
+    );
+
+    throttle.lift();
+    let expected: HashSet<String> = accepted
+        .iter()
+        .flat_map(|r| (0..SPANS_PER_REQUEST).map(move |i| format!("o{r}-{i}")))
+        .collect();
+    let (mut arrived, mut decoded) = (HashSet::new(), 0);
+    consume(&topic, Duration::from_secs(90), |records| {
+        // Only the records added since the last look are decoded.
+        for item in record_items(&records[decoded..], Signal::Traces) {
+            let request = ExportTraceServiceRequest::decode(item.as_slice()).unwrap();
+            let name = &request.resource_spans[0].scope_spans[0].spans[0].name;
+            arrived.insert(name.rsplit_once('-').unwrap().0.to_string());
+        }
+        decoded = records.len();
+        expected.is_subset(&arrived)
+    });
+    let missing = expected.difference(&arrived).count();
+    assert_eq!(missing, 0, "accepted spans missing after the overload");
+    agent.assert_accounted(Duration::from_secs(30));
+}
