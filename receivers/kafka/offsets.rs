@@ -1,0 +1,108 @@
+//! Which offsets may be committed: per partition, the records handed to the pipelines and not
+//! yet settled. The commit point only moves past a record once it and every record before it
+//! was delivered (or dead-lettered), so a crash replays from the first unfinished one.
+
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Default)]
+pub struct Offsets {
+    partitions: HashMap<(String, i32), Partition>,
+}
+
+#[derive(Debug, Default)]
+struct Partition {
+    /// Offsets handed over, with whether each is settled.
+    pending: BTreeMap<i64, bool>,
+    /// The next offset to commit (one past the last finished record), if it moved since the
+    /// last commit.
+    commit: Option<i64>,
+    /// Bumped when the partition is revoked, so late settlements of old work are ignored.
+    generation: u64,
+}
+
+impl Offsets {
+    /// A record handed to the pipelines; returns the generation its settlement must quote.
+    pub fn started(&mut self, topic: &str, partition: i32, offset: i64) -> u64 {
+        let entry = self.partitions.entry((topic.to_string(), partition)).or_default();
+        entry.pending.insert(offset, false);
+        entry.generation
+    }
+
+    /// A record finished: delivered, dead-lettered or deliberately skipped (a duplicate).
+    pub fn finished(&mut self, topic: &str, partition: i32, offset: i64, generation: u64) {
+        let Some(entry) = self.partitions.get_mut(&(topic.to_string(), partition)) else {
+            return;
+        };
+        if entry.generation != generation {
+            return;
+        }
+        if let Some(done) = entry.pending.get_mut(&offset) {
+            *done = true;
+        }
+        while let Some((&first, &done)) = entry.pending.iter().next() {
+            if !done {
+                break;
+            }
+            entry.pending.remove(&first);
+            entry.commit = Some(first + 1);
+        }
+    }
+
+    /// Forgets a partition's unfinished work: it is no longer ours, or it will be read again.
+    pub fn abandon(&mut self, topic: &str, partition: i32) {
+        let entry = self.partitions.entry((topic.to_string(), partition)).or_default();
+        entry.pending.clear();
+        entry.generation += 1;
+    }
+
+    /// The offsets to commit now, each partition's once.
+    pub fn take_commits(&mut self) -> Vec<(String, i32, i64)> {
+        self.partitions
+            .iter_mut()
+            .filter_map(|((topic, partition), entry)| {
+                entry.commit.take().map(|offset| (topic.clone(), *partition, offset))
+            })
+            .collect()
+    }
+
+    /// Records handed over and not yet finished, over every partition.
+    pub fn in_flight(&self) -> usize {
+        self.partitions
+            .values()
+            .map(|p| p.pending.values().filter(|done| !**done).count())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commit_point_waits_for_the_earliest_unfinished_record() {
+        let mut offsets = Offsets::default();
+        let generation = offsets.started("t", 0, 10);
+        offsets.started("t", 0, 11);
+        offsets.started("t", 0, 12);
+        offsets.finished("t", 0, 11, generation);
+        offsets.finished("t", 0, 12, generation);
+        assert!(offsets.take_commits().is_empty(), "10 is still out");
+        offsets.finished("t", 0, 10, generation);
+        assert_eq!(offsets.take_commits(), vec![("t".to_string(), 0, 13)]);
+        assert!(offsets.take_commits().is_empty(), "committed once");
+    }
+
+    #[test]
+    fn work_from_before_a_revocation_is_ignored() {
+        let mut offsets = Offsets::default();
+        let old = offsets.started("t", 1, 5);
+        offsets.abandon("t", 1);
+        offsets.finished("t", 1, 5, old);
+        assert!(offsets.take_commits().is_empty());
+        let new = offsets.started("t", 1, 5);
+        assert_ne!(old, new);
+        offsets.finished("t", 1, 5, new);
+        assert_eq!(offsets.take_commits(), vec![("t".to_string(), 1, 6)]);
+        assert_eq!(offsets.in_flight(), 0);
+    }
+}
