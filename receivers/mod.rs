@@ -1,5 +1,6 @@
 //! Receivers: where data enters. Each type is registered in the one `match` below.
 
+pub mod kafka;
 pub mod otlp;
 
 use tokio::task::JoinHandle;
@@ -9,11 +10,12 @@ use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
 use crate::pipeline::batch::Signal;
 use crate::pipeline::{Routes, StartError};
 
-pub const TYPES: &[&str] = &["otlp"];
+pub const TYPES: &[&str] = &["otlp", "kafka"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReceiverConfig {
     Otlp(otlp::OtlpReceiverConfig),
+    Kafka(kafka::KafkaReceiverConfig),
 }
 
 impl ComponentConfig for ReceiverConfig {
@@ -25,6 +27,10 @@ impl ComponentConfig for ReceiverConfig {
     ) -> Result<Self, D::Error> {
         match type_name {
             "otlp" => crate::config::or_default(config).map(Self::Otlp),
+            "kafka" => {
+                use serde::Deserialize;
+                kafka::KafkaReceiverConfig::deserialize(config).map(Self::Kafka)
+            }
             other => Err(serde::de::Error::custom(format!(
                 "unknown receiver type {other:?}"
             ))),
@@ -33,13 +39,14 @@ impl ComponentConfig for ReceiverConfig {
 
     fn signals(&self) -> &'static [Signal] {
         match self {
-            ReceiverConfig::Otlp(_) => &Signal::ALL,
+            ReceiverConfig::Otlp(_) | ReceiverConfig::Kafka(_) => &Signal::ALL,
         }
     }
 
     fn validate(&self) -> Vec<ConfigError> {
         match self {
             ReceiverConfig::Otlp(config) => config.validate(),
+            ReceiverConfig::Kafka(config) => config.validate(),
         }
     }
 }
@@ -55,6 +62,7 @@ impl ReceiverConfig {
     ) -> Result<JoinHandle<()>, StartError> {
         match self {
             ReceiverConfig::Otlp(config) => otlp::start(config, id, routes, shutdown).await,
+            ReceiverConfig::Kafka(config) => kafka::start(config, id, routes, shutdown).await,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::pipeline::attributes::first_resource_attributes;
 use crate::pipeline::batch::{Batch, Payload};
 use crate::pipeline::chunk::resource_groups;
 use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::receipt::Receipts;
 use crate::telemetry::names;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -148,6 +149,8 @@ pub struct FileExporter {
     rotation: Rotation,
     flush_interval: Duration,
     files: HashMap<PathBuf, RotatingFile>,
+    /// Receipts of what is written but not yet flushed: settled by the next good flush.
+    unflushed: Vec<Receipts>,
 }
 
 impl FileExporter {
@@ -165,6 +168,7 @@ impl FileExporter {
             rotation: config.rotation(),
             flush_interval: config.flush_interval,
             files: HashMap::new(),
+            unflushed: Vec::new(),
         };
         if !config.path.contains("${") {
             exporter
@@ -247,8 +251,8 @@ impl FileExporter {
                 }
             }
         }
-        if all_written {
-            receipts.settle();
+        if all_written && !receipts.is_empty() {
+            self.unflushed.push(receipts);
         }
     }
 
@@ -299,6 +303,7 @@ impl FileExporter {
     }
 
     fn flush_all(&mut self) {
+        let mut flushed = true;
         for (path, file) in &mut self.files {
             let result = if file.too_old() {
                 file.rotate()
@@ -306,8 +311,14 @@ impl FileExporter {
                 file.flush()
             };
             if let Err(e) = result {
+                flushed = false;
                 tracing::error!(exporter = %self.id, path = %path.display(), error = %e, "cannot flush");
             }
+        }
+        // Dropped unsettled on a failed flush: whoever waits hears it did not arrive.
+        let receipts = std::mem::take(&mut self.unflushed);
+        if flushed {
+            receipts.into_iter().for_each(Receipts::settle);
         }
     }
 }

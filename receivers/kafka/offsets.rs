@@ -23,7 +23,10 @@ struct Partition {
 impl Offsets {
     /// A record handed to the pipelines; returns the generation its settlement must quote.
     pub fn started(&mut self, topic: &str, partition: i32, offset: i64) -> u64 {
-        let entry = self.partitions.entry((topic.to_string(), partition)).or_default();
+        let entry = self
+            .partitions
+            .entry((topic.to_string(), partition))
+            .or_default();
         entry.pending.insert(offset, false);
         entry.generation
     }
@@ -50,7 +53,10 @@ impl Offsets {
 
     /// Forgets a partition's unfinished work: it is no longer ours, or it will be read again.
     pub fn abandon(&mut self, topic: &str, partition: i32) {
-        let entry = self.partitions.entry((topic.to_string(), partition)).or_default();
+        let entry = self
+            .partitions
+            .entry((topic.to_string(), partition))
+            .or_default();
         entry.pending.clear();
         entry.generation += 1;
     }
@@ -60,7 +66,10 @@ impl Offsets {
         self.partitions
             .iter_mut()
             .filter_map(|((topic, partition), entry)| {
-                entry.commit.take().map(|offset| (topic.clone(), *partition, offset))
+                entry
+                    .commit
+                    .take()
+                    .map(|offset| (topic.clone(), *partition, offset))
             })
             .collect()
     }

@@ -66,7 +66,9 @@ fn a_valid_config_resolves_pipelines_ids_and_env() {
         panic!("a kafka exporter")
     };
     assert_eq!(kafka.topic, "gds.traces.all.production");
-    let ReceiverConfig::Otlp(otlp) = &config.receivers[&ComponentId::parse("otlp").unwrap()];
+    let ReceiverConfig::Otlp(otlp) = &config.receivers[&ComponentId::parse("otlp").unwrap()] else {
+        panic!("an otlp receiver")
+    };
     assert_eq!(
         otlp.protocols.http.as_ref().unwrap().endpoint,
         "127.0.0.1:4318"

@@ -162,7 +162,8 @@ impl Admission {
         self.admit_with(payload, Receipts::default())
     }
 
-    fn admit_with(&self, payload: Payload, receipts: Receipts) -> Result<Admitted, Refusal> {
+    /// As `admit`, with receipts for the batch to carry (a Kafka receiver commits by them).
+    pub fn admit_with(&self, payload: Payload, receipts: Receipts) -> Result<Admitted, Refusal> {
         let signal = payload.signal();
         let mut batch = Batch::new(payload, self.receiver.clone());
         batch.context.receipts = receipts;

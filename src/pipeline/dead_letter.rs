@@ -31,6 +31,8 @@ pub struct DeadLetter {
     pub original: Option<KafkaCoordinates>,
     /// The item as it was encoded, when that is not an OTLP request (a gds_json record).
     pub original_value: Option<String>,
+    /// The Kafka consumer that read the record, for items refused after consuming it.
+    pub consumer_id: Option<String>,
     pub retry_count: u32,
     pub timestamp: SystemTime,
 }
@@ -86,6 +88,7 @@ impl DeadLetter {
             value: None,
             original: None,
             original_value: None,
+            consumer_id: None,
             retry_count: 0,
             timestamp: SystemTime::now(),
         }
@@ -110,7 +113,7 @@ impl DeadLetter {
             error_type: self.error_type,
             timestamp: rfc3339(self.timestamp),
             retry_count: self.retry_count,
-            consumer_id: None,
+            consumer_id: self.consumer_id.as_deref(),
             signal: self.item.signal().as_str(),
             pipeline: &self.pipeline,
             stage: &self.stage,
@@ -145,6 +148,56 @@ pub fn rfc3339_from_nanos(nanos: u64) -> String {
     )
 }
 
+/// Nanoseconds since the epoch of `2025-01-15T10:30:00Z`, with optional fractional seconds and
+/// a `Z` or `±hh:mm` offset.
+pub fn nanos_from_rfc3339(text: &str) -> Option<u64> {
+    let (date, time) = text.trim().split_once(['T', 't', ' '])?;
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (clock, offset_seconds) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (clock, offset) = time.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (hours, minutes) = offset[1..].split_once(':')?;
+        (
+            clock,
+            sign * (hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60),
+        )
+    };
+    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut parts = whole.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (parts.next()??, parts.next()??, parts.next()??);
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 61
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return None;
+    }
+    let nanos_fraction = format!("{fraction:0<9}")[..9].parse::<i64>().ok()?;
+    let seconds = days_from_civil(year, month as u32, day as u32) * 86_400
+        + hour * 3600
+        + minute * 60
+        + second
+        - offset_seconds;
+    u64::try_from(seconds * 1_000_000_000 + nanos_fraction).ok()
+}
+
+/// Howard Hinnant's civil-to-days algorithm.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -162,6 +215,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_what_it_formats_and_offsets() {
+        for nanos in [0, 1_736_937_000_123_000_000, 951_782_400_000_000_000] {
+            assert_eq!(nanos_from_rfc3339(&rfc3339_from_nanos(nanos)), Some(nanos));
+        }
+        assert_eq!(
+            nanos_from_rfc3339("2025-01-15T11:30:00+01:00"),
+            nanos_from_rfc3339("2025-01-15T10:30:00Z")
+        );
+        assert_eq!(nanos_from_rfc3339("2025-13-15T10:30:00Z"), None);
+        assert_eq!(nanos_from_rfc3339("yesterday"), None);
+    }
 
     #[test]
     fn formats_utc_timestamps() {

@@ -1,0 +1,451 @@
+//! The consuming task: reads, decodes, hands each record to the pipelines with a receipt, and
+//! commits what the receipts say is done. Rebalances commit finished work before partitions go.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, Statistics, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+use super::decode::{decode, Consumed};
+use super::dedupe::Dedupe;
+use super::offsets::Offsets;
+use super::{KafkaReceiverConfig, KafkaReceiverError, StartAt};
+use crate::config::ComponentId;
+use crate::exporters::kafka::QuietContext;
+use crate::pipeline::admission::{Admission, Refusal};
+use crate::pipeline::batch::{Batch, DeadLetter, DeadLetters, Payload, Signal};
+use crate::pipeline::dead_letter::{nanos_from_rfc3339, KafkaCoordinates};
+use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
+use crate::pipeline::Routes;
+
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+const FULL_BACKOFF: Duration = Duration::from_millis(100);
+/// At shutdown, how long records already handed over may take to be delivered and committed.
+const SETTLE_AT_STOP: Duration = Duration::from_secs(3);
+
+pub const DUPLICATES: &str = "tributary_receiver_kafka_duplicates_total";
+pub const UNDECODABLE: &str = "tributary_receiver_kafka_undecodable_total";
+pub const LAG: &str = "tributary_receiver_kafka_consumer_lag";
+
+/// What the task and the consumer's callbacks share.
+struct Shared {
+    receiver: String,
+    offsets: Mutex<Offsets>,
+    /// Records a pipeline lost: their partitions are read again from there.
+    replay: Mutex<Vec<(String, i32, i64)>>,
+    start_at: StartAt,
+    /// Partitions positioned by `start_at` already in this run.
+    positioned: Mutex<HashSet<(String, i32)>>,
+}
+
+pub struct Context {
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        QuietContext.log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        QuietContext.error(error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        for (topic, found) in &statistics.topics {
+            for (partition, stats) in &found.partitions {
+                if *partition < 0 || stats.consumer_lag < 0 {
+                    continue;
+                }
+                metrics::gauge!(LAG, "receiver" => self.shared.receiver.clone(), "topic" => topic.clone(), "partition" => partition.to_string())
+                    .set(stats.consumer_lag as f64);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Context {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.position(consumer, partitions);
+                tracing::info!(receiver = %self.shared.receiver, partitions = partitions.count(), "partitions assigned");
+                if cooperative {
+                    consumer.incremental_assign(partitions)
+                } else {
+                    consumer.assign(partitions)
+                }
+            }
+            _ => {
+                // Finished work is committed before the partitions go; unfinished work is
+                // abandoned uncommitted, for the next owner to read again.
+                commit(consumer, &self.shared, CommitMode::Sync);
+                let mut offsets = lock(&self.shared.offsets);
+                for element in partitions.elements() {
+                    offsets.abandon(element.topic(), element.partition());
+                }
+                drop(offsets);
+                tracing::info!(receiver = %self.shared.receiver, partitions = partitions.count(), "partitions revoked");
+                if cooperative {
+                    consumer.incremental_unassign(partitions)
+                } else {
+                    consumer.unassign()
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(receiver = %self.shared.receiver, error = %e, "rebalance failed");
+        }
+    }
+}
+
+impl Context {
+    /// Applies `start_at` to partitions this run has not positioned yet.
+    fn position(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
+        if self.shared.start_at == StartAt::Committed {
+            return;
+        }
+        let mut positioned = lock(&self.shared.positioned);
+        let fresh: Vec<(String, i32)> = partitions
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .filter(|key| positioned.insert(key.clone()))
+            .collect();
+        let offset = match &self.shared.start_at {
+            StartAt::Committed => return,
+            StartAt::Earliest => Offset::Beginning,
+            StartAt::Latest => Offset::End,
+            StartAt::Timestamp(time) => {
+                let millis = nanos_from_rfc3339(time).unwrap_or_default() / 1_000_000;
+                Offset::Offset(millis as i64)
+            }
+        };
+        let mut wanted = TopicPartitionList::new();
+        for (topic, partition) in &fresh {
+            let _ = wanted.add_partition_offset(topic, *partition, offset);
+        }
+        if matches!(self.shared.start_at, StartAt::Timestamp(_)) && wanted.count() > 0 {
+            match consumer.offsets_for_times(wanted.clone(), Duration::from_secs(10)) {
+                Ok(found) => wanted = found,
+                Err(e) => {
+                    tracing::error!(receiver = %self.shared.receiver, error = %e, "cannot find the offsets for start_at; starting at the committed offsets");
+                    return;
+                }
+            }
+        }
+        for element in wanted.elements() {
+            let _ = partitions.set_partition_offset(
+                element.topic(),
+                element.partition(),
+                element.offset(),
+            );
+        }
+    }
+}
+
+pub struct KafkaReceiver {
+    id: String,
+    consumer_id: String,
+    config: KafkaReceiverConfig,
+    consumer: StreamConsumer<Context>,
+    admission: Admission,
+    routes: Routes,
+    shared: Arc<Shared>,
+    dedupe: Option<Dedupe>,
+}
+
+impl KafkaReceiver {
+    pub fn new(
+        config: &KafkaReceiverConfig,
+        id: &ComponentId,
+        routes: Routes,
+    ) -> Result<KafkaReceiver, KafkaReceiverError> {
+        let shared = Arc::new(Shared {
+            receiver: id.to_string(),
+            offsets: Mutex::new(Offsets::default()),
+            replay: Mutex::new(Vec::new()),
+            start_at: config.start_at.clone(),
+            positioned: Mutex::new(HashSet::new()),
+        });
+        let consumer: StreamConsumer<Context> = config
+            .client_config()
+            .create_with_context(Context {
+                shared: shared.clone(),
+            })
+            .map_err(KafkaReceiverError::Create)?;
+        let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|source| KafkaReceiverError::Subscribe {
+                topics: config.topics.clone(),
+                source,
+            })?;
+        Ok(KafkaReceiver {
+            id: id.to_string(),
+            consumer_id: format!("{}/{id}@{}", config.group_id, std::process::id()),
+            config: config.clone(),
+            consumer,
+            admission: Admission::new(id.to_string().into(), "kafka", routes.clone()),
+            routes,
+            shared,
+            dedupe: config.dedupe.as_ref().map(|d| Dedupe::new(d.window)),
+        })
+    }
+
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        tracing::info!(receiver = %self.id, topics = ?self.config.topics, group = %self.config.group_id, "consuming");
+        let mut tick = tokio::time::interval(COMMIT_INTERVAL);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    self.replay_lost();
+                    commit(&self.consumer, &self.shared, CommitMode::Async);
+                }
+                message = self.consumer.recv() => match message {
+                    Ok(message) => {
+                        let consumed = owned(&message);
+                        drop(message);
+                        if !self.handle(consumed, &shutdown).await {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!(receiver = %self.id, error = %e, "consuming failed"),
+                },
+            }
+        }
+        // What was handed over gets a moment to be delivered, so that its offsets are committed
+        // now rather than read again at the next start.
+        let until = Instant::now() + SETTLE_AT_STOP;
+        while lock(&self.shared.offsets).in_flight() > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        commit(&self.consumer, &self.shared, CommitMode::Sync);
+        tracing::info!(receiver = %self.id, "stopped consuming");
+    }
+
+    /// False when the pipelines are gone (shutting down).
+    async fn handle(&mut self, record: Consumed, shutdown: &CancellationToken) -> bool {
+        let (topic, partition, offset) = (record.topic.clone(), record.partition, record.offset);
+        let generation = lock(&self.shared.offsets).started(&topic, partition, offset);
+        let finish =
+            |shared: &Shared| lock(&shared.offsets).finished(&topic, partition, offset, generation);
+        if let (Some(dedupe), Some(id)) = (self.dedupe.as_mut(), record.header("record.id")) {
+            if !dedupe.first_time(id, Instant::now()) {
+                metrics::counter!(DUPLICATES, "receiver" => self.id.clone()).increment(1);
+                ledger::received(1);
+                ledger::exited(Exit::Dropped, 1);
+                finish(&self.shared);
+                return true;
+            }
+        }
+        let payload = match decode(&record, self.config.encoding) {
+            Ok(payload) => payload,
+            Err(undecodable) => {
+                metrics::counter!(UNDECODABLE, "receiver" => self.id.clone()).increment(1);
+                let signal = undecodable.signal;
+                self.dead_letter(&record, signal, undecodable.error, "DecodingError")
+                    .await;
+                finish(&self.shared);
+                return true;
+            }
+        };
+        let signal = payload.signal();
+        loop {
+            let admitted = Arc::new(AtomicBool::new(false));
+            let receipt = {
+                let (shared, topic, admitted) =
+                    (self.shared.clone(), topic.clone(), admitted.clone());
+                Receipt::new(AckLevel::Delivered, move |delivered| {
+                    if delivered {
+                        lock(&shared.offsets).finished(&topic, partition, offset, generation);
+                    } else if admitted.load(Ordering::Acquire) {
+                        lock(&shared.replay).push((topic, partition, offset));
+                    }
+                })
+            };
+            match self
+                .admission
+                .admit_with(payload.clone(), Receipts::one(receipt))
+            {
+                Ok(_) => {
+                    admitted.store(true, Ordering::Release);
+                    self.resume();
+                    return true;
+                }
+                Err(Refusal::Full | Refusal::MemoryLimit) => {
+                    // The pipeline is full: stop fetching instead of buffering, and try again.
+                    self.pause();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(FULL_BACKOFF) => {}
+                    }
+                }
+                Err(Refusal::Closed) => return false,
+                Err(refusal @ (Refusal::Invalid(_) | Refusal::NoPipeline(_))) => {
+                    self.dead_letter(
+                        &record,
+                        Some(signal),
+                        refusal.to_string(),
+                        "ValidationError",
+                    )
+                    .await;
+                    finish(&self.shared);
+                    return true;
+                }
+                Err(Refusal::NotAcknowledged(_)) => unreachable!("admit_with does not wait"),
+            }
+        }
+    }
+
+    /// The record, as it was in Kafka, to the dead letter of the pipelines of its signal.
+    async fn dead_letter(
+        &self,
+        record: &Consumed,
+        signal: Option<Signal>,
+        error: String,
+        error_type: &'static str,
+    ) {
+        ledger::received(1);
+        let entries = match signal {
+            Some(signal) => self.routes.get(signal).unwrap_or_default(),
+            None => Signal::ALL
+                .iter()
+                .find_map(|s| self.routes.get(*s))
+                .unwrap_or_default(),
+        };
+        let entry = entries.iter().find(|e| !e.dead_letter.is_empty());
+        let Some(entry) = entry else {
+            ledger::exited(Exit::Failed, 1);
+            tracing::error!(receiver = %self.id, topic = %record.topic, partition = record.partition, offset = record.offset, error, "a record cannot be used and no pipeline has a dead letter; it is skipped");
+            return;
+        };
+        let signal = signal.unwrap_or(Signal::Logs);
+        let letter = DeadLetter {
+            original: Some(KafkaCoordinates {
+                topic: record.topic.clone(),
+                partition: Some(record.partition),
+                offset: Some(record.offset),
+                key: record
+                    .key
+                    .as_ref()
+                    .map(|k| String::from_utf8_lossy(k).into_owned()),
+            }),
+            original_value: Some(String::from_utf8_lossy(&record.value).into_owned()),
+            consumer_id: Some(self.consumer_id.clone()),
+            ..DeadLetter::new(
+                Payload::empty(signal),
+                error,
+                error_type,
+                self.id.clone(),
+                entry.pipeline.clone(),
+            )
+        };
+        let batch = Batch::new(
+            Payload::DeadLetters(DeadLetters {
+                signal,
+                letters: vec![letter],
+            }),
+            self.id.clone().into(),
+        );
+        if entry.dead_letter.send(batch).await.is_ok() {
+            ledger::exited(Exit::DeadLettered, 1);
+        } else {
+            ledger::exited(Exit::Failed, 1);
+        }
+    }
+
+    fn pause(&self) {
+        if let Ok(assignment) = self.consumer.assignment() {
+            let _ = self.consumer.pause(&assignment);
+        }
+    }
+
+    fn resume(&self) {
+        if let Ok(assignment) = self.consumer.assignment() {
+            let _ = self.consumer.resume(&assignment);
+        }
+    }
+
+    /// Partitions where a pipeline lost a record are read again from it.
+    fn replay_lost(&self) {
+        let lost = std::mem::take(&mut *lock(&self.shared.replay));
+        let mut earliest: std::collections::HashMap<(String, i32), i64> = Default::default();
+        for (topic, partition, offset) in lost {
+            let entry = earliest.entry((topic, partition)).or_insert(offset);
+            *entry = (*entry).min(offset);
+        }
+        for ((topic, partition), offset) in earliest {
+            lock(&self.shared.offsets).abandon(&topic, partition);
+            tracing::warn!(receiver = %self.id, topic, partition, offset, "a record was not delivered; reading its partition again from it");
+            if let Err(e) = self.consumer.seek(
+                &topic,
+                partition,
+                Offset::Offset(offset),
+                Duration::from_secs(5),
+            ) {
+                tracing::error!(receiver = %self.id, topic, partition, error = %e, "cannot seek back; the record is read again after a restart");
+            }
+        }
+    }
+}
+
+fn commit<C: ConsumerContext>(consumer: &impl Consumer<C>, shared: &Shared, mode: CommitMode) {
+    let commits = lock(&shared.offsets).take_commits();
+    if commits.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for (topic, partition, offset) in &commits {
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+    }
+    if let Err(e) = consumer.commit(&list, mode) {
+        tracing::warn!(receiver = %shared.receiver, error = %e, "cannot commit offsets; they are committed with the next ones");
+    }
+}
+
+fn owned(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
+    Consumed {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().unwrap_or_default().to_vec(),
+        headers: message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
