@@ -31,13 +31,18 @@ use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::pipeline::Routes;
 
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
-const FULL_BACKOFF: Duration = Duration::from_millis(100);
+/// A full pipeline is tried again this often; librdkafka's own prefetch (bounded by
+/// `queued.max.messages.kbytes`) rides out short waits.
+const FULL_BACKOFF: Duration = Duration::from_millis(5);
+/// Full for longer than this, the partitions are paused: no more is fetched until there is room.
+const PAUSE_AFTER: Duration = Duration::from_millis(500);
 /// At shutdown, how long records already handed over may take to be delivered and committed.
 const SETTLE_AT_STOP: Duration = Duration::from_secs(3);
 
 pub const DUPLICATES: &str = "tributary_receiver_kafka_duplicates_total";
 pub const UNDECODABLE: &str = "tributary_receiver_kafka_undecodable_total";
 pub const LAG: &str = "tributary_receiver_kafka_consumer_lag";
+pub const ASSIGNED: &str = "tributary_receiver_kafka_assigned_partitions";
 
 /// What the task and the consumer's callbacks share.
 struct Shared {
@@ -117,6 +122,8 @@ impl ConsumerContext for Context {
         if let Err(e) = result {
             tracing::error!(receiver = %self.shared.receiver, error = %e, "rebalance failed");
         }
+        let assigned = consumer.assignment().map_or(0, |a| a.count());
+        metrics::gauge!(ASSIGNED, "receiver" => self.shared.receiver.clone()).set(assigned as f64);
     }
 }
 
@@ -174,6 +181,8 @@ pub struct KafkaReceiver {
     routes: Routes,
     shared: Arc<Shared>,
     dedupe: Option<Dedupe>,
+    /// Resuming partitions that were never paused makes librdkafka fetch again.
+    paused: bool,
 }
 
 impl KafkaReceiver {
@@ -211,6 +220,7 @@ impl KafkaReceiver {
             routes,
             shared,
             dedupe: config.dedupe.as_ref().map(|d| Dedupe::new(d.window)),
+            paused: false,
         })
     }
 
@@ -274,6 +284,7 @@ impl KafkaReceiver {
             }
         };
         let signal = payload.signal();
+        let mut full_since: Option<Instant> = None;
         loop {
             let admitted = Arc::new(AtomicBool::new(false));
             let receipt = {
@@ -297,8 +308,10 @@ impl KafkaReceiver {
                     return true;
                 }
                 Err(Refusal::Full | Refusal::MemoryLimit) => {
-                    // The pipeline is full: stop fetching instead of buffering, and try again.
-                    self.pause();
+                    // The pipeline is full: after a while, stop fetching instead of buffering.
+                    if full_since.get_or_insert_with(Instant::now).elapsed() > PAUSE_AFTER {
+                        self.pause();
+                    }
                     tokio::select! {
                         _ = shutdown.cancelled() => return false,
                         _ = tokio::time::sleep(FULL_BACKOFF) => {}
@@ -378,16 +391,23 @@ impl KafkaReceiver {
         }
     }
 
-    fn pause(&self) {
+    fn pause(&mut self) {
+        if self.paused {
+            return;
+        }
         if let Ok(assignment) = self.consumer.assignment() {
-            let _ = self.consumer.pause(&assignment);
+            self.paused = self.consumer.pause(&assignment).is_ok();
         }
     }
 
-    fn resume(&self) {
+    fn resume(&mut self) {
+        if !self.paused {
+            return;
+        }
         if let Ok(assignment) = self.consumer.assignment() {
             let _ = self.consumer.resume(&assignment);
         }
+        self.paused = false;
     }
 
     /// Partitions where a pipeline lost a record are read again from it.

@@ -127,7 +127,10 @@ impl Agent {
             }
             let serving = http_get(self.telemetry, "/health")
                 .is_ok_and(|(status, _)| status == 200)
-                && TcpStream::connect(("127.0.0.1", self.otlp_http)).is_ok();
+                && self
+                    .listening
+                    .iter()
+                    .all(|port| TcpStream::connect(("127.0.0.1", *port)).is_ok());
             if serving {
                 return;
             }
