@@ -13,6 +13,8 @@ use crate::pipeline::{Routes, StartError};
 pub const TYPES: &[&str] = &["otlp", "kafka"];
 
 #[derive(Debug, Clone, PartialEq)]
+// One config per receiver id, read once: the size difference costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum ReceiverConfig {
     Otlp(otlp::OtlpReceiverConfig),
     Kafka(kafka::KafkaReceiverConfig),

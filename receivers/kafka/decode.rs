@@ -152,7 +152,7 @@ fn gds_json(value: &[u8]) -> Result<Payload, String> {
     let hex = |field: &str| {
         message[field]
             .as_str()
-            .and_then(|text| hex_bytes(text))
+            .and_then(hex_bytes)
             .unwrap_or_default()
     };
     let log = LogRecord {
@@ -205,7 +205,7 @@ fn strings(map: &Value) -> Vec<KeyValue> {
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
