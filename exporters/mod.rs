@@ -3,6 +3,8 @@
 pub mod debug;
 pub mod file;
 pub mod kafka;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod queue;
 pub mod template;
 
@@ -15,13 +17,16 @@ use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::StartError;
 use crate::telemetry::Health;
 
-pub const TYPES: &[&str] = &["kafka", "file", "debug"];
+/// `parquet` is listed in every build; one without the `parquet` feature says so when asked for it.
+pub const TYPES: &[&str] = &["kafka", "file", "debug", "parquet"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExporterConfig {
     Kafka(kafka::KafkaExporterConfig),
     File(file::FileExporterConfig),
     Debug(debug::DebugExporterConfig),
+    #[cfg(feature = "parquet")]
+    Parquet(parquet::ParquetExporterConfig),
 }
 
 impl ComponentConfig for ExporterConfig {
@@ -36,6 +41,12 @@ impl ComponentConfig for ExporterConfig {
             "kafka" => kafka::KafkaExporterConfig::deserialize(config).map(Self::Kafka),
             "file" => file::FileExporterConfig::deserialize(config).map(Self::File),
             "debug" => crate::config::or_default(config).map(Self::Debug),
+            #[cfg(feature = "parquet")]
+            "parquet" => parquet::ParquetExporterConfig::deserialize(config).map(Self::Parquet),
+            #[cfg(not(feature = "parquet"))]
+            "parquet" => Err(serde::de::Error::custom(
+                "this build has no parquet support; build with --features parquet",
+            )),
             other => Err(serde::de::Error::custom(format!(
                 "unknown exporter type {other:?}"
             ))),
@@ -50,6 +61,9 @@ impl ComponentConfig for ExporterConfig {
             ExporterConfig::Kafka(_) | ExporterConfig::File(_) | ExporterConfig::Debug(_) => {
                 &Signal::ALL
             }
+            // Metrics and logs in the standard messages' columns, spans in a table of their own.
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(_) => &Signal::ALL,
         }
     }
 
@@ -58,10 +72,12 @@ impl ComponentConfig for ExporterConfig {
             ExporterConfig::Kafka(config) => config.validate(),
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Debug(_) => Vec::new(),
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(config) => config.validate(),
         };
         let queue = self.sending_queue();
         errors.extend(queue.validate());
-        if queue.is_disk() && self.takes_dead_letters() && !self.takes_data() {
+        if queue.is_disk() && !self.takes_data() {
             errors.push(ConfigError::new(
                 "sending_queue.storage",
                 "expected storage: memory for a dead-letter exporter (a disk queue holds OTLP data only), found disk",
@@ -74,6 +90,8 @@ impl ComponentConfig for ExporterConfig {
         match self {
             ExporterConfig::Kafka(config) => !config.writes_dead_letters(),
             ExporterConfig::File(_) | ExporterConfig::Debug(_) => true,
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(_) => true,
         }
     }
 
@@ -82,6 +100,9 @@ impl ComponentConfig for ExporterConfig {
             ExporterConfig::Kafka(config) => config.writes_dead_letters(),
             ExporterConfig::File(config) => config.format == file::FileFormat::Json,
             ExporterConfig::Debug(_) => true,
+            // Its tables hold data, not DLQ messages.
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(_) => false,
         }
     }
 }
@@ -92,6 +113,8 @@ impl ExporterConfig {
             ExporterConfig::Kafka(config) => &config.sending_queue,
             ExporterConfig::File(config) => &config.sending_queue,
             ExporterConfig::Debug(config) => &config.sending_queue,
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(config) => &config.sending_queue,
         }
     }
 
@@ -107,15 +130,23 @@ impl ExporterConfig {
     ) -> Result<JoinHandle<()>, StartError> {
         let queue = self.sending_queue();
         if !queue.is_disk() {
+            // The exporter's input closes as upstream stops: it needs no other word.
+            let input_closed = CancellationToken::new();
             return self
-                .spawn_exporter(id, input, deadline_passed, health)
+                .spawn_exporter(id, input, deadline_passed, input_closed, health)
                 .await;
         }
         let (disk, acked) =
             queue::DiskQueue::open(queue, id).map_err(|e| StartError::new(id, e))?;
         let (to_exporter, exporter_input) = mpsc::channel(crate::pipeline::STAGE_QUEUE_CAPACITY);
         let exporter = self
-            .spawn_exporter(id, exporter_input, deadline_passed.clone(), health)
+            .spawn_exporter(
+                id,
+                exporter_input,
+                deadline_passed.clone(),
+                disk.input_closed(),
+                health,
+            )
             .await?;
         Ok(tokio::spawn(async move {
             disk.run(acked, input, to_exporter, deadline_passed).await;
@@ -128,6 +159,9 @@ impl ExporterConfig {
         id: &ComponentId,
         input: mpsc::Receiver<Batch>,
         deadline_passed: CancellationToken,
+        // Cancelled once no more batches come into the exporter's queue (see `DiskQueue`).
+        #[cfg_attr(not(feature = "parquet"), allow(unused_variables))]
+        input_closed: CancellationToken,
         health: Health,
     ) -> Result<JoinHandle<()>, StartError> {
         match self {
@@ -148,6 +182,41 @@ impl ExporterConfig {
                 input,
                 deadline_passed,
             ))),
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(config) => {
+                let exporter = parquet::ParquetExporter::open(config, id)
+                    .map_err(|e| StartError::new(id, e))?;
+                Ok(tokio::spawn(exporter.run(
+                    input,
+                    deadline_passed,
+                    input_closed,
+                )))
+            }
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "parquet")))]
+mod tests {
+    #[test]
+    fn a_build_without_parquet_says_how_to_get_it() {
+        let text = r#"
+receivers:
+  otlp: { protocols: { http: } }
+exporters:
+  parquet: { directory: ./staging }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [parquet] }
+"#;
+        let errors: Vec<String> = crate::config::Config::parse(text, |_| None)
+            .expect_err("no parquet in this build")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            ["line 5, column 12: exporters.parquet: this build has no parquet support; build with --features parquet"]
+        );
     }
 }

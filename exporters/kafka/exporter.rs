@@ -83,6 +83,9 @@ impl KafkaExporter {
             .client_config()
             .create_with_context(super::QuietContext)
             .map_err(KafkaExporterError::Create)?;
+        if !config.acks_expected() {
+            tracing::warn!(exporter = %id, "acks=0: Kafka confirms nothing, so every record counts as delivered when sent (ack: on_delivery, disk queues and Kafka receiver commits included)");
+        }
         let stop_watching = deadline_passed.child_token();
         readiness::watch(
             producer.clone(),

@@ -138,7 +138,7 @@ fn number_point(
     (p.time_unix_nano, value, &p.attributes)
 }
 
-fn strings(attributes: &[KeyValue]) -> Map<String, Value> {
+pub(crate) fn strings(attributes: &[KeyValue]) -> Map<String, Value> {
     attributes
         .iter()
         .filter_map(|kv| {

@@ -6,7 +6,7 @@ mod delivery;
 mod encode;
 mod exporter;
 mod fallback;
-mod gds;
+pub(crate) mod gds;
 mod readiness;
 
 pub use config::{Encoding, KafkaExporterConfig, RetryConfig};

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::segment::{self, Next};
 use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
-use crate::pipeline::batch::{Batch, DeadLetterRoute};
+use crate::pipeline::batch::{Batch, DeadLetterRoute, Payload};
 use crate::pipeline::ledger::{self, Exit};
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::telemetry::names;
@@ -63,6 +63,9 @@ pub struct DiskQueue {
     /// This directory's own random number: with a record's sequence number, its id seed.
     nonce: u64,
     write_failing_since: Option<Instant>,
+    /// Cancelled once the input closed: the queue then hands over what it holds and stops when
+    /// all of it is settled.
+    input_closed: CancellationToken,
 }
 
 impl DiskQueue {
@@ -181,9 +184,17 @@ impl DiskQueue {
             acks,
             nonce,
             write_failing_since: None,
+            input_closed: CancellationToken::new(),
         };
         queue.update_gauges();
         Ok((queue, acked))
+    }
+
+    /// Cancelled once the queue's input closed. An exporter that settles batches only at a
+    /// moment of its own choosing (the parquet exporter, when a file is complete) watches it:
+    /// the queue stops only once everything it handed over is settled.
+    pub fn input_closed(&self) -> CancellationToken {
+        self.input_closed.clone()
     }
 
     pub async fn run(
@@ -223,8 +234,18 @@ impl DiskQueue {
                     }
                 }
                 received = input.recv(), if input_open && held.is_none() => match received {
+                    // Dead letters (a file or debug exporter takes both) pass straight through:
+                    // the segment format holds OTLP data only.
+                    Some(batch) if matches!(batch.payload, Payload::DeadLetters(_)) => {
+                        if output.send(batch).await.is_err() {
+                            break;
+                        }
+                    }
                     Some(batch) => held = self.write(batch),
-                    None => input_open = false,
+                    None => {
+                        input_open = false;
+                        self.input_closed.cancel();
+                    }
                 },
                 _ = tick.tick() => {
                     if let Some(batch) = held.take() {
@@ -263,13 +284,14 @@ impl DiskQueue {
     fn write(&mut self, mut batch: Batch) -> Option<Batch> {
         let seq = self.next_seq;
         let Some(record) = segment::encode(seq, &batch) else {
-            // Validation keeps dead-letter exporters off disk queues; pass such a batch along.
-            tracing::error!(exporter = %self.exporter, "a disk queue cannot hold dead letters; they are dropped");
-            return None;
+            unreachable!("dead letters pass the disk queue by");
         };
         let len = record.len() as u64;
-        if self.total_bytes + len > self.config.max_size.as_u64() && self.total_bytes > 0 {
-            return Some(batch);
+        if self.total_bytes + len > self.config.max_size.as_u64() {
+            self.start_new_segment_if_all_settled();
+            if self.total_bytes + len > self.config.max_size.as_u64() && self.total_bytes > 0 {
+                return Some(batch);
+            }
         }
         if let Err(e) = self.append(seq, &record) {
             metrics::counter!(names::QUEUE_WRITE_ERRORS, "exporter" => self.exporter.clone())
@@ -314,6 +336,21 @@ impl DiskQueue {
         }
         self.update_gauges();
         None
+    }
+
+    /// The active segment is never deleted; when everything in it is settled, a new one takes
+    /// its place so that its bytes stop counting against `max_size`.
+    fn start_new_segment_if_all_settled(&mut self) {
+        let active = self.segments.back().expect("an active segment");
+        if active.bytes == 0 || !active.records.is_empty() || self.read_seq < self.next_seq {
+            return;
+        }
+        match self.rotate(self.next_seq) {
+            Ok(()) => self.forget(self.next_seq),
+            Err(e) => {
+                tracing::warn!(exporter = %self.exporter, error = %e, "cannot start a new queue segment")
+            }
+        }
     }
 
     fn append(&mut self, seq: u64, record: &[u8]) -> std::io::Result<()> {
@@ -361,7 +398,10 @@ impl DiskQueue {
             if at <= Instant::now() {
                 self.redeliver.pop_front();
                 let at = self.outstanding.get(&seq).copied()?;
-                return self.read(seq, at).map(|batch| self.tracked(seq, batch));
+                // Counted in again: the exporter counted the first attempt out.
+                let batch = self.read(seq, at)?;
+                ledger::received(batch.items());
+                return Some(self.tracked(seq, batch));
             }
         }
         if self.read_seq >= self.next_seq {
@@ -382,6 +422,13 @@ impl DiskQueue {
         };
         self.outstanding.insert(seq, at);
         Some(self.tracked(seq, batch))
+    }
+
+    fn position_items(&self, seq: u64) -> u64 {
+        self.segments
+            .iter()
+            .find_map(|s| s.records.get(&seq).map(|&(items, _)| items))
+            .unwrap_or(0)
     }
 
     /// The segment holding record `seq` and where in it the record starts.
@@ -431,6 +478,11 @@ impl DiskQueue {
                 tracing::error!(exporter = %self.exporter, seq, segment, offset, "a queued record cannot be read back; it is skipped");
                 metrics::counter!(names::QUEUE_TORN_RECORDS, "exporter" => self.exporter.clone())
                     .increment(1);
+                let items = self.position_items(seq);
+                ledger::exited(Exit::Failed, items as usize);
+                self.outstanding.remove(&seq);
+                // Dropped unsettled: whoever waits for these items hears they were lost.
+                self.waiting.remove(&seq);
                 self.forget(seq);
                 None
             }

@@ -97,11 +97,11 @@ impl SendingQueueConfig {
                 format!("expected at least 4KiB, found {}", self.segment_size),
             );
         }
-        if self.max_size < self.segment_size {
+        if self.max_size.as_u64() < 2 * self.segment_size.as_u64() {
             problem(
                 "max_size",
                 format!(
-                    "expected at least segment_size ({}), found {}",
+                    "expected at least twice segment_size ({}), found {}",
                     self.segment_size, self.max_size
                 ),
             );

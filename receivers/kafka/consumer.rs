@@ -1,8 +1,7 @@
 //! The consuming task: reads, decodes, hands each record to the pipelines with a receipt, and
 //! commits what the receipts say is done. Rebalances commit finished work before partitions go.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,6 +38,12 @@ const PAUSE_AFTER: Duration = Duration::from_millis(500);
 /// At shutdown, how long records already handed over may take to be delivered and committed.
 const SETTLE_AT_STOP: Duration = Duration::from_secs(3);
 
+/// A receipt's fate against the admission's: a loss reported before the admission returned
+/// must still lead to a replay.
+const PENDING: u8 = 0;
+const ADMITTED: u8 = 1;
+const LOST: u8 = 2;
+
 pub const DUPLICATES: &str = "tributary_receiver_kafka_duplicates_total";
 pub const UNDECODABLE: &str = "tributary_receiver_kafka_undecodable_total";
 pub const LAG: &str = "tributary_receiver_kafka_consumer_lag";
@@ -51,8 +56,9 @@ struct Shared {
     /// Records a pipeline lost: their partitions are read again from there.
     replay: Mutex<Vec<(String, i32, i64)>>,
     start_at: StartAt,
-    /// Partitions positioned by `start_at` already in this run.
-    positioned: Mutex<HashSet<(String, i32)>>,
+    /// `start_at` applies to the first assignment only: a partition that moves here from
+    /// another member later continues from the group's committed offset.
+    start_applied: AtomicBool,
 }
 
 pub struct Context {
@@ -128,17 +134,17 @@ impl ConsumerContext for Context {
 }
 
 impl Context {
-    /// Applies `start_at` to partitions this run has not positioned yet.
+    /// Applies `start_at` to the receiver's first assignment.
     fn position(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
-        if self.shared.start_at == StartAt::Committed {
+        if self.shared.start_at == StartAt::Committed
+            || self.shared.start_applied.swap(true, Ordering::AcqRel)
+        {
             return;
         }
-        let mut positioned = lock(&self.shared.positioned);
         let fresh: Vec<(String, i32)> = partitions
             .elements()
             .iter()
             .map(|e| (e.topic().to_string(), e.partition()))
-            .filter(|key| positioned.insert(key.clone()))
             .collect();
         let offset = match &self.shared.start_at {
             StartAt::Committed => return,
@@ -180,7 +186,7 @@ pub struct KafkaReceiver {
     admission: Admission,
     routes: Routes,
     shared: Arc<Shared>,
-    dedupe: Option<Dedupe>,
+    dedupe: Option<Arc<Mutex<Dedupe>>>,
     /// Resuming partitions that were never paused makes librdkafka fetch again.
     paused: bool,
 }
@@ -196,7 +202,7 @@ impl KafkaReceiver {
             offsets: Mutex::new(Offsets::default()),
             replay: Mutex::new(Vec::new()),
             start_at: config.start_at.clone(),
-            positioned: Mutex::new(HashSet::new()),
+            start_applied: AtomicBool::new(false),
         });
         let consumer: StreamConsumer<Context> = config
             .client_config()
@@ -219,7 +225,10 @@ impl KafkaReceiver {
             admission: Admission::new(id.to_string().into(), "kafka", routes.clone()),
             routes,
             shared,
-            dedupe: config.dedupe.as_ref().map(|d| Dedupe::new(d.window)),
+            dedupe: config
+                .dedupe
+                .as_ref()
+                .map(|d| Arc::new(Mutex::new(Dedupe::new(d.window)))),
             paused: false,
         })
     }
@@ -259,41 +268,56 @@ impl KafkaReceiver {
 
     /// False when the pipelines are gone (shutting down).
     async fn handle(&mut self, record: Consumed, shutdown: &CancellationToken) -> bool {
+        let result = self.hand_over(record, shutdown).await;
+        // Paused for a full pipeline: whatever became of this record, fetching goes on.
+        self.resume();
+        result
+    }
+
+    /// False when the pipelines are gone (shutting down).
+    async fn hand_over(&mut self, record: Consumed, shutdown: &CancellationToken) -> bool {
         let (topic, partition, offset) = (record.topic.clone(), record.partition, record.offset);
-        let generation = lock(&self.shared.offsets).started(&topic, partition, offset);
+        let (generation, first_read) =
+            lock(&self.shared.offsets).started(&topic, partition, offset);
         let finish =
             |shared: &Shared| lock(&shared.offsets).finished(&topic, partition, offset, generation);
-        if let (Some(dedupe), Some(id)) = (self.dedupe.as_mut(), record.header("record.id")) {
-            if !dedupe.first_time(id, Instant::now()) {
+        let record_id = record.header("record.id").map(str::to_string);
+        if let (Some(dedupe), Some(id)) = (&self.dedupe, &record_id) {
+            let mut dedupe = lock(dedupe);
+            let now = Instant::now();
+            if first_read && dedupe.seen(id, now) {
                 metrics::counter!(DUPLICATES, "receiver" => self.id.clone()).increment(1);
                 ledger::received(1);
                 ledger::exited(Exit::Dropped, 1);
                 finish(&self.shared);
                 return true;
             }
+            dedupe.remember(id.clone(), now);
         }
         let payload = match decode(&record, self.config.encoding) {
             Ok(payload) => payload,
             Err(undecodable) => {
                 metrics::counter!(UNDECODABLE, "receiver" => self.id.clone()).increment(1);
                 let signal = undecodable.signal;
-                self.dead_letter(&record, signal, undecodable.error, "DecodingError")
-                    .await;
-                finish(&self.shared);
+                if self
+                    .dead_letter(&record, signal, undecodable.error, "DecodingError")
+                    .await
+                {
+                    finish(&self.shared);
+                }
                 return true;
             }
         };
         let signal = payload.signal();
         let mut full_since: Option<Instant> = None;
         loop {
-            let admitted = Arc::new(AtomicBool::new(false));
+            let state = Arc::new(AtomicU8::new(PENDING));
             let receipt = {
-                let (shared, topic, admitted) =
-                    (self.shared.clone(), topic.clone(), admitted.clone());
+                let (shared, topic, state) = (self.shared.clone(), topic.clone(), state.clone());
                 Receipt::new(AckLevel::Delivered, move |delivered| {
                     if delivered {
                         lock(&shared.offsets).finished(&topic, partition, offset, generation);
-                    } else if admitted.load(Ordering::Acquire) {
+                    } else if state.swap(LOST, Ordering::AcqRel) == ADMITTED {
                         lock(&shared.replay).push((topic, partition, offset));
                     }
                 })
@@ -303,8 +327,9 @@ impl KafkaReceiver {
                 .admit_with(payload.clone(), Receipts::one(receipt))
             {
                 Ok(_) => {
-                    admitted.store(true, Ordering::Release);
-                    self.resume();
+                    if state.swap(ADMITTED, Ordering::AcqRel) == LOST {
+                        lock(&self.shared.replay).push((topic.clone(), partition, offset));
+                    }
                     return true;
                 }
                 Err(Refusal::Full | Refusal::MemoryLimit) => {
@@ -319,14 +344,17 @@ impl KafkaReceiver {
                 }
                 Err(Refusal::Closed) => return false,
                 Err(refusal @ (Refusal::Invalid(_) | Refusal::NoPipeline(_))) => {
-                    self.dead_letter(
-                        &record,
-                        Some(signal),
-                        refusal.to_string(),
-                        "ValidationError",
-                    )
-                    .await;
-                    finish(&self.shared);
+                    if self
+                        .dead_letter(
+                            &record,
+                            Some(signal),
+                            refusal.to_string(),
+                            "ValidationError",
+                        )
+                        .await
+                    {
+                        finish(&self.shared);
+                    }
                     return true;
                 }
                 Err(Refusal::NotAcknowledged(_)) => unreachable!("admit_with does not wait"),
@@ -341,7 +369,7 @@ impl KafkaReceiver {
         signal: Option<Signal>,
         error: String,
         error_type: &'static str,
-    ) {
+    ) -> bool {
         ledger::received(1);
         let entries = match signal {
             Some(signal) => self.routes.get(signal).unwrap_or_default(),
@@ -354,7 +382,7 @@ impl KafkaReceiver {
         let Some(entry) = entry else {
             ledger::exited(Exit::Failed, 1);
             tracing::error!(receiver = %self.id, topic = %record.topic, partition = record.partition, offset = record.offset, error, "a record cannot be used and no pipeline has a dead letter; it is skipped");
-            return;
+            return true;
         };
         let signal = signal.unwrap_or(Signal::Logs);
         let letter = DeadLetter {
@@ -386,8 +414,11 @@ impl KafkaReceiver {
         );
         if entry.dead_letter.send(batch).await.is_ok() {
             ledger::exited(Exit::DeadLettered, 1);
+            true
         } else {
-            ledger::exited(Exit::Failed, 1);
+            // Shutting down: not committed, so it is read again at the next start.
+            ledger::exited(Exit::Undrained, 1);
+            false
         }
     }
 
@@ -418,8 +449,15 @@ impl KafkaReceiver {
             let entry = earliest.entry((topic, partition)).or_insert(offset);
             *entry = (*entry).min(offset);
         }
-        for ((topic, partition), offset) in earliest {
-            lock(&self.shared.offsets).abandon(&topic, partition);
+        for ((topic, partition), lost) in earliest {
+            // Records before the lost one that are still on their way go again too: once the
+            // partition is abandoned, nothing would hold the commit point before them.
+            let mut offsets = lock(&self.shared.offsets);
+            let offset = offsets
+                .earliest_unfinished(&topic, partition)
+                .map_or(lost, |unfinished| unfinished.min(lost));
+            offsets.abandon(&topic, partition);
+            drop(offsets);
             tracing::warn!(receiver = %self.id, topic, partition, offset, "a record was not delivered; reading its partition again from it");
             if let Err(e) = self.consumer.seek(
                 &topic,

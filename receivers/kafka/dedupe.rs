@@ -18,8 +18,8 @@ impl Dedupe {
         }
     }
 
-    /// True the first time `id` is seen within the window.
-    pub fn first_time(&mut self, id: &str, now: Instant) -> bool {
+    /// Whether `id` was delivered within the window.
+    pub fn seen(&mut self, id: &str, now: Instant) -> bool {
         while let Some((at, _)) = self.order.front() {
             if now.duration_since(*at) < self.window {
                 break;
@@ -27,12 +27,13 @@ impl Dedupe {
             let (_, old) = self.order.pop_front().expect("just seen");
             self.seen.remove(&old);
         }
-        if self.seen.contains(id) {
-            return false;
+        self.seen.contains(id)
+    }
+
+    pub fn remember(&mut self, id: String, now: Instant) {
+        if self.seen.insert(id.clone()) {
+            self.order.push_back((now, id));
         }
-        self.seen.insert(id.to_string());
-        self.order.push_back((now, id.to_string()));
-        true
     }
 }
 
@@ -44,9 +45,10 @@ mod tests {
     fn a_repeat_within_the_window_is_a_duplicate_and_after_it_is_not() {
         let mut dedupe = Dedupe::new(Duration::from_secs(60));
         let start = Instant::now();
-        assert!(dedupe.first_time("a", start));
-        assert!(!dedupe.first_time("a", start + Duration::from_secs(30)));
-        assert!(dedupe.first_time("b", start + Duration::from_secs(30)));
-        assert!(dedupe.first_time("a", start + Duration::from_secs(61)));
+        assert!(!dedupe.seen("a", start));
+        dedupe.remember("a".into(), start);
+        assert!(dedupe.seen("a", start + Duration::from_secs(30)));
+        assert!(!dedupe.seen("b", start + Duration::from_secs(30)));
+        assert!(!dedupe.seen("a", start + Duration::from_secs(61)));
     }
 }

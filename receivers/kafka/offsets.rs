@@ -18,17 +18,37 @@ struct Partition {
     commit: Option<i64>,
     /// Bumped when the partition is revoked, so late settlements of old work are ignored.
     generation: u64,
+    highest_started: Option<i64>,
+    /// Offsets up to here were read before and are being read again (a replay, a partition
+    /// back after a revocation): they are not duplicates.
+    rereading_until: Option<i64>,
 }
 
 impl Offsets {
-    /// A record handed to the pipelines; returns the generation its settlement must quote.
-    pub fn started(&mut self, topic: &str, partition: i32, offset: i64) -> u64 {
-        let entry = self
-            .partitions
-            .entry((topic.to_string(), partition))
-            .or_default();
+    /// A record handed to the pipelines; returns the generation its settlement must quote, and
+    /// whether it is read for the first time in this run (not re-read after a replay).
+    pub fn started(&mut self, topic: &str, partition: i32, offset: i64) -> (u64, bool) {
+        let entry = self.partition(topic, partition);
         entry.pending.insert(offset, false);
-        entry.generation
+        entry.highest_started = entry.highest_started.max(Some(offset));
+        let first_read = entry.rereading_until.is_none_or(|until| offset > until);
+        (entry.generation, first_read)
+    }
+
+    fn partition(&mut self, topic: &str, partition: i32) -> &mut Partition {
+        self.partitions
+            .entry((topic.to_string(), partition))
+            .or_default()
+    }
+
+    /// The earliest record of the partition not finished yet.
+    pub fn earliest_unfinished(&self, topic: &str, partition: i32) -> Option<i64> {
+        let entry = self.partitions.get(&(topic.to_string(), partition))?;
+        entry
+            .pending
+            .iter()
+            .find(|(_, done)| !**done)
+            .map(|(offset, _)| *offset)
     }
 
     /// A record finished: delivered, dead-lettered or deliberately skipped (a duplicate).
@@ -53,12 +73,10 @@ impl Offsets {
 
     /// Forgets a partition's unfinished work: it is no longer ours, or it will be read again.
     pub fn abandon(&mut self, topic: &str, partition: i32) {
-        let entry = self
-            .partitions
-            .entry((topic.to_string(), partition))
-            .or_default();
+        let entry = self.partition(topic, partition);
         entry.pending.clear();
         entry.generation += 1;
+        entry.rereading_until = entry.rereading_until.max(entry.highest_started);
     }
 
     /// The offsets to commit now, each partition's once.
@@ -90,7 +108,7 @@ mod tests {
     #[test]
     fn the_commit_point_waits_for_the_earliest_unfinished_record() {
         let mut offsets = Offsets::default();
-        let generation = offsets.started("t", 0, 10);
+        let (generation, _) = offsets.started("t", 0, 10);
         offsets.started("t", 0, 11);
         offsets.started("t", 0, 12);
         offsets.finished("t", 0, 11, generation);
@@ -104,11 +122,13 @@ mod tests {
     #[test]
     fn work_from_before_a_revocation_is_ignored() {
         let mut offsets = Offsets::default();
-        let old = offsets.started("t", 1, 5);
+        let (old, first) = offsets.started("t", 1, 5);
+        assert!(first);
         offsets.abandon("t", 1);
         offsets.finished("t", 1, 5, old);
         assert!(offsets.take_commits().is_empty());
-        let new = offsets.started("t", 1, 5);
+        let (new, first) = offsets.started("t", 1, 5);
+        assert!(!first, "read again after the revocation");
         assert_ne!(old, new);
         offsets.finished("t", 1, 5, new);
         assert_eq!(offsets.take_commits(), vec![("t".to_string(), 1, 6)]);
