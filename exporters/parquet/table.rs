@@ -31,18 +31,23 @@ enum Kind {
     Map,
 }
 
-/// A column and where its value is in the row's message (a JSON pointer).
+/// A column and where its value is in the row's message: the keys down to it.
 struct Column {
     name: &'static str,
-    pointer: &'static str,
+    path: &'static [&'static str],
     kind: Kind,
     nullable: bool,
 }
 
-const fn column(name: &'static str, pointer: &'static str, kind: Kind, nullable: bool) -> Column {
+const fn column(
+    name: &'static str,
+    path: &'static [&'static str],
+    kind: Kind,
+    nullable: bool,
+) -> Column {
     Column {
         name,
-        pointer,
+        path,
         kind,
         nullable,
     }
@@ -50,47 +55,57 @@ const fn column(name: &'static str, pointer: &'static str, kind: Kind, nullable:
 
 /// The standard metric message; `record_id` is the message's `correlation_id`.
 const METRIC_COLUMNS: &[Column] = &[
-    column("timestamp", "/timestamp", Kind::Millis, false),
-    column("database_type", "/database_type", Kind::Text, true),
-    column("instance_id", "/instance_id", Kind::Text, true),
-    column("metric_name", "/metric_name", Kind::Text, false),
-    column("value", "/value", Kind::Float, true),
-    column("unit", "/metadata/unit", Kind::Text, true),
-    column("tags", "/tags", Kind::Map, false),
-    column("record_id", "/metadata/correlation_id", Kind::Text, false),
+    column("timestamp", &["timestamp"], Kind::Millis, false),
+    column("database_type", &["database_type"], Kind::Text, true),
+    column("instance_id", &["instance_id"], Kind::Text, true),
+    column("metric_name", &["metric_name"], Kind::Text, false),
+    column("value", &["value"], Kind::Float, true),
+    column("unit", &["metadata", "unit"], Kind::Text, true),
+    column("tags", &["tags"], Kind::Map, false),
+    column(
+        "record_id",
+        &["metadata", "correlation_id"],
+        Kind::Text,
+        false,
+    ),
 ];
 
 /// The standard log message.
 const LOG_COLUMNS: &[Column] = &[
-    column("timestamp", "/timestamp", Kind::Millis, false),
-    column("level", "/level", Kind::Text, false),
-    column("message", "/message", Kind::Text, false),
-    column("service", "/service", Kind::Text, true),
-    column("trace_id", "/trace_id", Kind::Text, true),
-    column("span_id", "/span_id", Kind::Text, true),
-    column("context", "/context", Kind::Map, false),
-    column("record_id", "/metadata/correlation_id", Kind::Text, false),
+    column("timestamp", &["timestamp"], Kind::Millis, false),
+    column("level", &["level"], Kind::Text, false),
+    column("message", &["message"], Kind::Text, false),
+    column("service", &["service"], Kind::Text, true),
+    column("trace_id", &["trace_id"], Kind::Text, true),
+    column("span_id", &["span_id"], Kind::Text, true),
+    column("context", &["context"], Kind::Map, false),
+    column(
+        "record_id",
+        &["metadata", "correlation_id"],
+        Kind::Text,
+        false,
+    ),
 ];
 
 /// Spans, from `span_message`.
 const SPAN_COLUMNS: &[Column] = &[
-    column("trace_id", "/trace_id", Kind::Text, false),
-    column("span_id", "/span_id", Kind::Text, false),
-    column("parent_span_id", "/parent_span_id", Kind::Text, true),
-    column("name", "/name", Kind::Text, false),
-    column("kind", "/kind", Kind::Text, false),
-    column("start_time", "/start_time", Kind::Micros, false),
-    column("end_time", "/end_time", Kind::Micros, false),
-    column("status", "/status", Kind::Text, false),
-    column("status_message", "/status_message", Kind::Text, true),
-    column("attributes", "/attributes", Kind::Map, false),
+    column("trace_id", &["trace_id"], Kind::Text, false),
+    column("span_id", &["span_id"], Kind::Text, false),
+    column("parent_span_id", &["parent_span_id"], Kind::Text, true),
+    column("name", &["name"], Kind::Text, false),
+    column("kind", &["kind"], Kind::Text, false),
+    column("start_time", &["start_time"], Kind::Micros, false),
+    column("end_time", &["end_time"], Kind::Micros, false),
+    column("status", &["status"], Kind::Text, false),
+    column("status_message", &["status_message"], Kind::Text, true),
+    column("attributes", &["attributes"], Kind::Map, false),
     column(
         "resource_attributes",
-        "/resource_attributes",
+        &["resource_attributes"],
         Kind::Map,
         false,
     ),
-    column("record_id", "/record_id", Kind::Text, false),
+    column("record_id", &["record_id"], Kind::Text, false),
 ];
 
 /// The parquet convention for a map's parts, which warehouse loaders expect.
@@ -169,7 +184,11 @@ impl Table {
             .collect();
         for message in &messages {
             for (column, builder) in self.columns.iter().zip(&mut builders) {
-                let value = message.pointer(column.pointer).filter(|v| !v.is_null());
+                let value = column
+                    .path
+                    .iter()
+                    .try_fold(message, |value, key| value.get(key))
+                    .filter(|v| !v.is_null());
                 builder.append(value, column.nullable)?;
             }
         }

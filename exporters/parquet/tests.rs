@@ -62,6 +62,23 @@ fn watched(mut batch: Batch) -> (Batch, Arc<AtomicUsize>) {
     (batch, state)
 }
 
+/// Waits up to 10 s for `done`, so that a loaded machine does not fail the test.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The number of open (temporary) files in the directory.
+fn temporary_files(directory: &Path) -> usize {
+    listing(directory)
+        .iter()
+        .filter(|n| n.ends_with(".parquet.tmp"))
+        .count()
+}
+
 /// The exporter running on a channel, as behind a disk queue whose input closes with
 /// `input_closed`.
 fn start(
@@ -343,13 +360,9 @@ async fn rows_are_delivered_once_the_file_is_complete_and_renamed() {
         .send(logs(database(), vec![log("x", 9), log("y", 13)]))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually("a file per signal", || temporary_files(&dir) == 2).await;
     let open = listing(&dir);
-    assert_eq!(open.len(), 3, "{open:?}");
-    assert!(
-        open.iter().filter(|n| n.ends_with(".parquet.tmp")).count() == 2,
-        "{open:?}"
-    );
+    assert_eq!(open.len(), 3, "only the open files and keep.txt: {open:?}");
     assert_eq!(
         state.load(Ordering::SeqCst),
         0,
@@ -393,9 +406,11 @@ async fn files_roll_by_size_and_by_age() {
         states.push(state);
         sender.send(batch).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("every batch settled", || {
+        states.iter().all(|s| s.load(Ordering::SeqCst) == 1)
+    })
+    .await;
     assert_eq!(listing(&dir).len(), 3, "one file per batch past the size");
-    assert!(states.iter().all(|s| s.load(Ordering::SeqCst) == 1));
     drop(sender);
     task.await.unwrap();
     std::fs::remove_dir_all(dir).unwrap();
@@ -405,12 +420,10 @@ async fn files_roll_by_size_and_by_age() {
     let (sender, task) = start(&config, &CancellationToken::new());
     let (batch, state) = watched(traces(None, vec![span("a", 1)]));
     sender.send(batch).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        state.load(Ordering::SeqCst),
-        1,
-        "completed by age, input still open"
-    );
+    eventually("completed by age, input still open", || {
+        state.load(Ordering::SeqCst) == 1
+    })
+    .await;
     let names = listing(&dir);
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("traces-") && names[0].ends_with(".parquet"));
@@ -427,12 +440,19 @@ async fn behind_a_closed_disk_queue_files_complete_whenever_nothing_waits() {
     let (sender, task) = start(&config, &input_closed);
     let (batch, state) = watched(logs(database(), vec![log("a", 9)]));
     sender.send(batch).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(state.load(Ordering::SeqCst), 0);
+    eventually("the batch in an open file", || temporary_files(&dir) == 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        state.load(Ordering::SeqCst),
+        0,
+        "held while the queue may send more"
+    );
     // The queue stops only once this is settled; the exporter's input stays open till then.
     input_closed.cancel();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(state.load(Ordering::SeqCst), 1);
+    eventually("settled once nothing waits", || {
+        state.load(Ordering::SeqCst) == 1
+    })
+    .await;
     assert!(listing(&dir)[0].ends_with(".parquet"));
     drop(sender);
     task.await.unwrap();
