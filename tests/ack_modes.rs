@@ -6,31 +6,12 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{http_request, kafka_brokers, require_kafka, unique_topic, Agent, HttpResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
+use common::{kafka_brokers, numbered_spans, post_traces, require_kafka, unique_topic, Agent};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 fn spans(count: usize) -> Vec<u8> {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..count)
-                    .map(|i| Span {
-                        trace_id: vec![1; 16],
-                        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
-                        name: format!("ack-{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    numbered_spans("ack-", 0, count, 0)
 }
 
 fn config(ack: &str, brokers: &str, topic: &str, queue: Option<&str>) -> String {
@@ -59,17 +40,6 @@ service:
   shutdown_timeout: 1s
 "#
     )
-}
-
-fn post(agent: &Agent, body: &[u8]) -> HttpResponse {
-    http_request(
-        agent.otlp_http,
-        "POST",
-        "/v1/traces",
-        &[("content-type", "application/x-protobuf")],
-        body,
-    )
-    .expect("the receiver answers")
 }
 
 /// Records in `topic` now, from the partitions' high watermarks.
@@ -101,12 +71,12 @@ fn on_delivery_answers_once_kafka_holds_the_records() {
         &config("on_delivery", &kafka_brokers(), &topic, None),
     );
     // The first request creates the topic; the agent may need a retry while it appears.
-    let mut response = post(&agent, &spans(5));
+    let mut response = post_traces(&agent, &spans(5));
     for _ in 0..10 {
         if response.status == 200 {
             break;
         }
-        response = post(&agent, &spans(5));
+        response = post_traces(&agent, &spans(5));
     }
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(
@@ -123,7 +93,7 @@ fn nothing_is_acknowledged_that_cannot_reach_kafka_or_the_disk() {
         "ack-nowhere",
         &config("on_delivery", "127.0.0.1:1", topic, None),
     );
-    let response = post(&agent, &spans(5));
+    let response = post_traces(&agent, &spans(5));
     assert_eq!(response.status, 503, "{}", response.text());
     assert!(
         response.text().contains("not delivered"),
@@ -138,7 +108,7 @@ fn nothing_is_acknowledged_that_cannot_reach_kafka_or_the_disk() {
         "ack-queue-memory",
         &config("on_queue", "127.0.0.1:1", topic, None),
     );
-    assert_eq!(post(&agent, &spans(5)).status, 503);
+    assert_eq!(post_traces(&agent, &spans(5)).status, 503);
     drop(agent);
 
     // With a disk queue, written is enough.
@@ -148,7 +118,7 @@ fn nothing_is_acknowledged_that_cannot_reach_kafka_or_the_disk() {
         "ack-queue-disk",
         &config("on_queue", "127.0.0.1:1", topic, queue.to_str()),
     );
-    let response = post(&agent, &spans(5));
+    let response = post_traces(&agent, &spans(5));
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(
         agent.metric("tributary_queue_items{exporter=\"kafka\"}"),

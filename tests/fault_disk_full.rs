@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{consume, http_request, record_items, require_kafka, unique_topic, Agent};
+use common::{
+    consume, numbered_spans, post_traces, record_items, require_kafka, unique_topic, Agent,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use tributary::pipeline::batch::Signal;
 
@@ -41,36 +41,6 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
-}
-
-/// 20 spans of about 2 KiB each, named `r{request}-{index}`.
-fn request(request: usize) -> Vec<u8> {
-    let padding = "x".repeat(2000);
-    let spans = (0..20)
-        .map(|index| Span {
-            trace_id: vec![9; 16],
-            span_id: ((request * 100 + index) as u64 + 1).to_be_bytes().to_vec(),
-            name: format!("r{request}-{index}"),
-            attributes: vec![KeyValue {
-                key: "padding".into(),
-                value: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(padding.clone())),
-                }),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
 }
 
 fn config(topic: &str, brokers: &str, queue: &Path) -> String {
@@ -110,14 +80,7 @@ fn a_full_disk_refuses_new_data_and_keeps_what_it_acknowledged() {
     let mut agent = Agent::start("disk-full", &config(&topic, "127.0.0.1:1", &queue));
     let (mut acknowledged, mut refused) = (Vec::new(), 0);
     for index in 0..40 {
-        let response = http_request(
-            agent.otlp_http,
-            "POST",
-            "/v1/traces",
-            &[("content-type", "application/x-protobuf")],
-            &request(index),
-        )
-        .expect("the receiver answers");
+        let response = post_traces(&agent, &numbered_spans("r", index, 20, 2000));
         match response.status {
             200 => acknowledged.push(index),
             503 | 429 => {

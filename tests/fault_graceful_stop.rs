@@ -9,37 +9,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{
-    consume, http_request, record_items, require_kafka, unique_topic, Agent, ProduceQuota,
+    consume, numbered_spans, post_traces, record_items, require_kafka, unique_topic, Agent,
+    ProduceQuota,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use tributary::pipeline::batch::Signal;
 
 const SPANS_PER_REQUEST: usize = 200;
-
-fn request(index: usize) -> Vec<u8> {
-    let spans = (0..SPANS_PER_REQUEST)
-        .map(|i| Span {
-            trace_id: vec![3; 16],
-            span_id: ((index * SPANS_PER_REQUEST + i) as u64 + 1)
-                .to_be_bytes()
-                .to_vec(),
-            name: format!("g{index}-{i}"),
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
-}
 
 fn config(topic: &str, client: &str, queue: &str) -> String {
     r#"
@@ -77,15 +54,7 @@ fn sigterm_under_load_leaves_what_it_cannot_deliver_in_the_disk_queue() {
     let mut agent = Agent::start("graceful", &config);
     let accepted: Vec<usize> = (0..100)
         .filter(|&index| {
-            let response = http_request(
-                agent.otlp_http,
-                "POST",
-                "/v1/traces",
-                &[("content-type", "application/x-protobuf")],
-                &request(index),
-            )
-            .expect("the receiver answers");
-            response.status == 200
+            post_traces(&agent, &numbered_spans("g", index, SPANS_PER_REQUEST, 0)).status == 200
         })
         .collect();
     assert!(accepted.len() >= 50, "{} accepted", accepted.len());

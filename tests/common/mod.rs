@@ -507,6 +507,57 @@ fn new_partitions(
     new
 }
 
+/// An OTLP/protobuf trace request of `count` spans named `{prefix}{request}-{i}`, each with a
+/// `padding` attribute of `padding` bytes when that is not 0; span ids are unique per request.
+pub fn numbered_spans(prefix: &str, request: usize, count: usize, padding: usize) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let attributes = if padding == 0 {
+        Vec::new()
+    } else {
+        vec![KeyValue {
+            key: "padding".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("x".repeat(padding))),
+            }),
+            ..Default::default()
+        }]
+    };
+    let spans = (0..count)
+        .map(|i| Span {
+            trace_id: vec![9; 16],
+            span_id: ((request * count + i) as u64 + 1).to_be_bytes().to_vec(),
+            name: format!("{prefix}{request}-{i}"),
+            attributes: attributes.clone(),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// POSTs an OTLP/protobuf trace request to the agent's HTTP receiver.
+pub fn post_traces(agent: &Agent, body: &[u8]) -> HttpResponse {
+    http_request(
+        agent.otlp_http,
+        "POST",
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        body,
+    )
+    .expect("the receiver answers")
+}
+
 /// A Kafka produce quota on one client id, so that the broker takes less than the agent sends;
 /// lifted when dropped, however the test ends.
 pub struct ProduceQuota(String);
