@@ -9,8 +9,11 @@ mod fallback;
 pub(crate) mod gds;
 mod readiness;
 
-pub use config::{Encoding, KafkaExporterConfig, RetryConfig};
+pub use config::{Encoding, KafkaExporterConfig, RetryConfig, PRODUCER_DEFAULTS};
 pub use context::QuietContext;
+/// For the micro-benchmarks: batches to records, without a producer.
+#[doc(hidden)]
+pub use encode::{Encoder, OutRecord, Planned};
 pub use exporter::KafkaExporter;
 
 /// The producer type every Kafka component uses.
