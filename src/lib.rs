@@ -4,6 +4,7 @@
 pub mod config;
 pub mod pipeline;
 pub mod telemetry;
+pub mod workload;
 
 #[path = "../receivers/mod.rs"]
 pub mod receivers;

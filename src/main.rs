@@ -112,8 +112,22 @@ fn send_reload(pid_file: &Path) -> anyhow::Result<u32> {
     Ok(pid)
 }
 
-#[tokio::main]
-async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> anyhow::Result<()> {
+/// At least two runtime workers even on one core (a `taskset` or a CPU quota of one): then a
+/// task that holds a worker for milliseconds (a batch being merged or encoded) is preempted by
+/// the kernel instead of stalling every receiver's answers behind it.
+const MIN_RUNTIME_WORKERS: usize = 2;
+
+fn run(config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.max(MIN_RUNTIME_WORKERS))
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(config, path, pid_file))
+}
+
+async fn serve(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> anyhow::Result<()> {
     telemetry::init_logging(&config.telemetry.logs)?;
     let prometheus = telemetry::install_metrics_recorder()?;
     let health = Health::default();

@@ -146,7 +146,14 @@ impl KafkaExporter {
         // Each record holds a share; the batch's own shares are done once all are handed over.
         let receipts = std::mem::take(&mut batch.context.receipts);
         let seed = batch.context.id_seed;
-        let planned = crate::pipeline::ids::with_ids_from(seed, || shared.encoder.plan(batch));
+        // Encoding a large batch takes milliseconds: off the runtime's workers, so that the
+        // receivers keep answering meanwhile (with one core there may be one worker only).
+        let encoding = Arc::clone(shared);
+        let planned = tokio::task::spawn_blocking(move || {
+            crate::pipeline::ids::with_ids_from(seed, || encoding.encoder.plan(batch))
+        })
+        .await
+        .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
         let letters_kept = planned.dead_letters.is_empty()
             || shared
                 .dead_letter(route.as_ref(), planned.dead_letters)

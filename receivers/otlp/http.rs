@@ -156,6 +156,11 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
             plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, message),
         );
     };
+    // Before the body is read and decoded, which is where a large request costs memory.
+    if crate::pipeline::memory::over_limit() {
+        let refusal = Refusal::MemoryLimit;
+        return refuse(refusal.reason(), refused(refusal, encoding));
+    }
     let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING);
     let bytes = match body::read(body, content_encoding, state.body_limit).await {
         Ok(bytes) => bytes,
