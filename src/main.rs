@@ -9,6 +9,10 @@ use tributary::config::{Config, Kind};
 use tributary::pipeline::{memory, Service};
 use tributary::telemetry::{self, Health};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tributary",

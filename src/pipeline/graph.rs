@@ -11,10 +11,13 @@ use tokio::time::Instant;
 use super::batch::DeadLetterRoute;
 use super::fanout::Fanout;
 use super::shutdown::Tier;
-use super::{inline, PipelineEntry, Routes, StageContext, StartError, STAGE_QUEUE_CAPACITY};
+use super::{
+    inline, PipelineEntry, Routes, StageContext, StartError, EXPORTER_QUEUE_ITEMS,
+    STAGE_QUEUE_CAPACITY,
+};
 use crate::config::{ComponentId, Config};
 use crate::processors::batch::BatchProcessor;
-use crate::processors::ProcessorStage;
+use crate::processors::{ProcessorConfig, ProcessorStage};
 use crate::telemetry::Health;
 
 /// The most the receivers get to answer the requests in flight when stopping.
@@ -47,7 +50,7 @@ impl Service {
     async fn build(&mut self, config: &Config, health: &Health) -> Result<(), StartError> {
         let mut exporter_inputs = BTreeMap::new();
         for (id, exporter) in &config.exporters {
-            let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
+            let (input, output) = mpsc::channel(exporter_queue_capacity(config, id));
             let task = exporter
                 .spawn(id, output, self.exporters.token.clone(), health.clone())
                 .await?;
@@ -145,4 +148,21 @@ impl Service {
         self.exporters.join(deadline).await;
         tracing::info!("stopped");
     }
+}
+
+/// Batches an exporter's queue holds: fewer when its pipelines batch, so that what waits for
+/// it stays near `EXPORTER_QUEUE_ITEMS` items.
+fn exporter_queue_capacity(config: &Config, exporter: &ComponentId) -> usize {
+    config
+        .pipelines
+        .iter()
+        .filter(|p| p.exporters.contains(exporter) || p.dead_letter.contains(exporter))
+        .flat_map(|p| &p.processors)
+        .filter_map(|id| match &config.processors[id] {
+            ProcessorConfig::Batch(batch) => Some(batch.send_batch_size.max(1)),
+            _ => None,
+        })
+        .map(|batch_items| (EXPORTER_QUEUE_ITEMS / batch_items).clamp(2, STAGE_QUEUE_CAPACITY))
+        .min()
+        .unwrap_or(STAGE_QUEUE_CAPACITY)
 }

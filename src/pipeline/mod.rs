@@ -28,6 +28,10 @@ use fanout::Fanout;
 
 /// Batches, not bytes: each stage holds at most this many batches waiting for it.
 pub const STAGE_QUEUE_CAPACITY: usize = 64;
+/// Behind a batch processor an exporter's queue holds about this many items in all (but at
+/// least two batches): 64 batches of 8192 spans would be half a million spans, a gigabyte
+/// decoded, waiting on a slow exporter while receivers keep saying yes.
+pub const EXPORTER_QUEUE_ITEMS: usize = 32_768;
 
 /// Where a receiver's data enters one pipeline: the inline processors it runs itself, then
 /// the first queued stage, and where refused items go.
