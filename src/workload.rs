@@ -1,8 +1,10 @@
 //! The benchmark workload: OTLP requests in the OpenTelemetry benchmark shape (10 attributes of
 //! 20-character keys and values an item), encoded once and replayed. Each request carries two
-//! resource attributes of fixed width that are overwritten in the encoded bytes before each send
-//! (a send sequence and the send time), so replays stay distinct for a consumer counting
-//! duplicates and give it a start for end-to-end latency, without encoding again.
+//! instrumentation-scope attributes of fixed width that are overwritten in the encoded bytes
+//! before each send (a send sequence and the send time), so replays stay distinct for a consumer
+//! counting duplicates and give it a start for end-to-end latency, without encoding again. They
+//! are on the scope, not the resource, so that requests from one instance keep one resource, as
+//! an SDK's do, and an agent may group them.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -18,9 +20,9 @@ use prost::Message;
 
 use crate::pipeline::batch::Signal;
 
-/// Resource attribute: the send time, nanoseconds since the Unix epoch, 20 decimal digits.
+/// Scope attribute: the send time, nanoseconds since the Unix epoch, 20 decimal digits.
 pub const SENT_ATTRIBUTE: &str = "loadgen.sent_unix_nano";
-/// Resource attribute: a number unique to each send, 20 decimal digits.
+/// Scope attribute: a number unique to each send, 20 decimal digits.
 pub const SEQUENCE_ATTRIBUTE: &str = "loadgen.sequence";
 const STAMP_WIDTH: usize = 20;
 const SENT_PLACEHOLDER: &str = "<<sent-placeholder>>";
@@ -45,13 +47,15 @@ pub fn request_encoded(signal: Signal, seed: u64, items: usize, encoding: WireEn
         attributes: vec![
             string("service.name", "loadgen"),
             string("service.instance.id", &format!("loadgen-{seed}")),
-            string(SEQUENCE_ATTRIBUTE, SEQUENCE_PLACEHOLDER),
-            string(SENT_ATTRIBUTE, SENT_PLACEHOLDER),
         ],
         ..Default::default()
     });
     let scope = Some(InstrumentationScope {
         name: "tributary-loadgen".into(),
+        attributes: vec![
+            string(SEQUENCE_ATTRIBUTE, SEQUENCE_PLACEHOLDER),
+            string(SENT_ATTRIBUTE, SENT_PLACEHOLDER),
+        ],
         ..Default::default()
     });
     let now = unix_nanos();

@@ -106,8 +106,9 @@ fn a_full_pipeline_refuses_with_retry_hints_and_loses_nothing_it_accepted() {
     let expected = accepted + accepted_over_grpc as usize;
     let lines = drain(&mut reader, expected, Duration::from_secs(30));
     assert_eq!(lines, expected, "every accepted span was delivered");
+    // Refused before its body was read (the queue had no room), so counted as a request.
     let refused = agent
-        .metric("tributary_receiver_refused_items_total{receiver=\"otlp\",signal=\"traces\",transport=\"http\"}")
+        .metric("tributary_receiver_refused_requests_total{receiver=\"otlp\",signal=\"traces\",transport=\"http\",reason=\"queue_full\"}")
         .unwrap_or(0.0);
     assert_eq!(refused, 1.0, "the one refused HTTP request counted");
     agent.assert_accounted(Duration::from_secs(10));

@@ -156,9 +156,9 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
             plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, message),
         );
     };
-    // Before the body is read and decoded, which is where a large request costs memory.
-    if crate::pipeline::memory::over_limit() {
-        let refusal = Refusal::MemoryLimit;
+    // Before the body is read and decoded: that is where a request costs memory and most of
+    // its CPU, wasted on a request that is refused anyway.
+    if let Some(refusal) = admission.refuses_now(signal) {
         return refuse(refusal.reason(), refused(refusal, encoding));
     }
     let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING);

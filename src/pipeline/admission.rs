@@ -130,6 +130,19 @@ impl Admission {
         self
     }
 
+    /// A refusal that is already certain before a request is read and decoded: the memory limit
+    /// is reached, or a pipeline for `signal` has no room (a hint; `admit` still decides).
+    pub fn refuses_now(&self, signal: Signal) -> Option<Refusal> {
+        if super::memory::over_limit() {
+            return Some(Refusal::MemoryLimit);
+        }
+        let entries = self.routes.get(signal)?;
+        entries
+            .iter()
+            .any(|entry| entry.next.is_full())
+            .then_some(Refusal::Full)
+    }
+
     /// As `admit`, then waits as long as the ack mode says before the client may hear "done".
     pub async fn admit_acknowledged(&self, payload: Payload) -> Result<Admitted, Refusal> {
         let Some(level) = self.ack.level() else {

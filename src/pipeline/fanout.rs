@@ -26,6 +26,14 @@ impl Fanout {
         self.consumers.is_empty()
     }
 
+    /// Whether some consumer has no room now: a hint for refusing before the work of decoding
+    /// a request; `try_reserve` still decides.
+    pub fn is_full(&self) -> bool {
+        self.consumers
+            .iter()
+            .any(|consumer| consumer.capacity() == 0)
+    }
+
     /// Waits for room in every consumer; used between stages so that a slow exporter slows
     /// its processors instead of growing a queue.
     pub async fn send(&self, batch: Batch) -> Result<(), FanoutError> {

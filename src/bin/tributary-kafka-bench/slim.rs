@@ -15,16 +15,23 @@ struct Request {
 
 #[derive(Clone, PartialEq, Message)]
 struct ResourceGroup {
-    #[prost(message, optional, tag = "1")]
-    resource: Option<Resource>,
     /// scope_spans, scope_metrics and scope_logs are all field 2.
+    #[prost(message, repeated, tag = "2")]
+    scopes: Vec<ScopeGroup>,
+}
+
+/// spans, metrics and log_records are all field 2 of their scope message.
+#[derive(Clone, PartialEq, Message)]
+struct ScopeGroup {
+    #[prost(message, optional, tag = "1")]
+    scope: Option<Scope>,
     #[prost(bytes = "vec", repeated, tag = "2")]
-    scopes: Vec<Vec<u8>>,
+    items: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct Resource {
-    #[prost(message, repeated, tag = "1")]
+struct Scope {
+    #[prost(message, repeated, tag = "3")]
     attributes: Vec<KeyValue>,
 }
 
@@ -40,13 +47,6 @@ struct KeyValue {
 struct AnyValue {
     #[prost(string, tag = "1")]
     string_value: String,
-}
-
-/// spans, metrics and log_records are all field 2 of their scope message.
-#[derive(Clone, PartialEq, Message)]
-struct Scope {
-    #[prost(bytes = "vec", repeated, tag = "2")]
-    items: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -79,7 +79,7 @@ struct PointTime {
     time_unix_nano: u64,
 }
 
-/// The items of one resource group of a record, as the load generator stamped them.
+/// The items of one scope group of a record, as the load generator stamped them.
 pub struct Group {
     pub sequence: Option<u64>,
     pub sent_unix_nano: Option<u64>,
@@ -88,14 +88,14 @@ pub struct Group {
     pub item_keys: Vec<u64>,
 }
 
-/// The resource groups of an `Export*ServiceRequest` (or `*Data`) in protobuf.
+/// The scope groups of an `Export*ServiceRequest` (or `*Data`) in protobuf.
 pub fn groups(signal: Signal, bytes: &[u8]) -> Result<Vec<Group>, prost::DecodeError> {
     let request = Request::decode(bytes)?;
-    let mut groups = Vec::with_capacity(request.resources.len());
-    for group in request.resources {
+    let mut groups = Vec::new();
+    for group in request.resources.into_iter().flat_map(|r| r.scopes) {
         let stamp = |name: &str| {
-            group.resource.as_ref().and_then(|resource| {
-                resource
+            group.scope.as_ref().and_then(|scope| {
+                scope
                     .attributes
                     .iter()
                     .find(|kv| kv.key == name)
@@ -103,21 +103,17 @@ pub fn groups(signal: Signal, bytes: &[u8]) -> Result<Vec<Group>, prost::DecodeE
             })
         };
         let mut item_keys = Vec::new();
-        for scope in &group.scopes {
-            for item in Scope::decode(scope.as_slice())?.items {
-                match signal {
-                    Signal::Traces => {
-                        item_keys.push(id(&SpanIds::decode(item.as_slice())?.span_id))
-                    }
-                    Signal::Logs => item_keys.push(id(&LogIds::decode(item.as_slice())?.span_id)),
-                    Signal::Metrics => item_keys.extend(
-                        GaugeMetric::decode(item.as_slice())?
-                            .gauge
-                            .into_iter()
-                            .flat_map(|gauge| gauge.data_points)
-                            .map(|point| point.time_unix_nano),
-                    ),
-                }
+        for item in &group.items {
+            match signal {
+                Signal::Traces => item_keys.push(id(&SpanIds::decode(item.as_slice())?.span_id)),
+                Signal::Logs => item_keys.push(id(&LogIds::decode(item.as_slice())?.span_id)),
+                Signal::Metrics => item_keys.extend(
+                    GaugeMetric::decode(item.as_slice())?
+                        .gauge
+                        .into_iter()
+                        .flat_map(|gauge| gauge.data_points)
+                        .map(|point| point.time_unix_nano),
+                ),
             }
         }
         groups.push(Group {

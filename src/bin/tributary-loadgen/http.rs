@@ -48,7 +48,11 @@ impl HttpSender {
         };
         match exchange.await {
             Ok(200) => Outcome::Accepted,
-            Ok(429 | 503) => Outcome::Refused,
+            Ok(429 | 503) => {
+                // The agent may refuse before reading the body; start clean.
+                self.stream = None;
+                Outcome::Refused
+            }
             Ok(_) => Outcome::Failed,
             Err(_) => {
                 self.stream = None;

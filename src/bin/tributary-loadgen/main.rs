@@ -39,6 +39,10 @@ struct Args {
     rate: u64,
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// How long a connection waits after a refusal before it sends again, as an SDK waits
+    /// before a retry (the refused request is counted, not sent again).
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    refused_backoff: Duration,
     /// Print one JSON line instead of the table.
     #[arg(long)]
     json: bool,
@@ -165,7 +169,10 @@ async fn connection(
                 tally.accepted += 1;
                 tally.latencies.push(sent.elapsed());
             }
-            Outcome::Refused => tally.refused += 1,
+            Outcome::Refused => {
+                tally.refused += 1;
+                tokio::time::sleep(args.refused_backoff).await;
+            }
             Outcome::Failed => tally.errors += 1,
             Outcome::Unreachable => {
                 tally.errors += 1;
