@@ -10,7 +10,7 @@ use super::{Encoding, KafkaExporterConfig};
 use crate::exporters::template::Template;
 use crate::pipeline::attributes::{first_item_attributes, first_resource_attributes};
 use crate::pipeline::batch::{Batch, DeadLetter, Payload, Signal};
-use crate::pipeline::chunk::{append_item, chunk, resource_groups};
+use crate::pipeline::chunk::{append_item, chunk, merge_equal_resources, resource_groups};
 use crate::pipeline::dead_letter::KafkaCoordinates;
 use crate::pipeline::ids::new_record_id;
 
@@ -161,7 +161,7 @@ impl Encoder {
         let units = if per_item {
             batch.payload.into_items()
         } else {
-            resource_groups(batch.payload)
+            resource_groups(merge_equal_resources(batch.payload))
         };
         // Consecutive units bound for the same topic and key share a record in OTLP encodings.
         let mut pending: Option<(String, Option<String>, Payload)> = None;

@@ -1,9 +1,13 @@
 //! Cutting a payload into pieces of bounded items and encoded bytes, and grouping it by
 //! resource attributes, keeping resources and scopes shared where items allow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message;
 
 use super::batch::Payload;
 
@@ -140,6 +144,38 @@ pub fn group_by_resource(payload: Payload, keys: &[String]) -> BTreeMap<Vec<Stri
         }
     }
     groups
+}
+
+/// Resource groups with the same resource (and schema URL) as one group, their scopes in order,
+/// where they first appeared: requests of one instance batched together become one group, so
+/// one record rather than one a request.
+pub fn merge_equal_resources(payload: Payload) -> Payload {
+    macro_rules! merge {
+        ($groups:expr, $group:ty, $scopes:ident) => {{
+            let mut merged: Vec<$group> = Vec::with_capacity($groups.len());
+            let mut index_of: HashMap<(Vec<u8>, String), usize> = HashMap::new();
+            for group in std::mem::take(&mut $groups) {
+                let resource = group.resource.as_ref().map(Message::encode_to_vec);
+                let identity = (resource.unwrap_or_default(), group.schema_url.clone());
+                match index_of.get(&identity) {
+                    Some(&index) => merged[index].$scopes.extend(group.$scopes),
+                    None => {
+                        index_of.insert(identity, merged.len());
+                        merged.push(group);
+                    }
+                }
+            }
+            $groups = merged;
+        }};
+    }
+    let mut payload = payload;
+    match &mut payload {
+        Payload::Traces(r) => merge!(r.resource_spans, ResourceSpans, scope_spans),
+        Payload::Metrics(r) => merge!(r.resource_metrics, ResourceMetrics, scope_metrics),
+        Payload::Logs(r) => merge!(r.resource_logs, ResourceLogs, scope_logs),
+        Payload::DeadLetters(_) => {}
+    }
+    payload
 }
 
 #[cfg(test)]

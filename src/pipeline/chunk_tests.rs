@@ -96,3 +96,23 @@ fn groups_by_resource_attribute_values() {
         .collect();
     assert_eq!(counts, [("mongo".to_string(), 1), ("pg".to_string(), 3)]);
 }
+
+#[test]
+fn equal_resources_merge_into_the_first_group_in_order() {
+    let merged = merge_equal_resources(traces(&[("a", 2), ("b", 1), ("a", 3)]));
+    let Payload::Traces(request) = merged else {
+        panic!("traces stay traces");
+    };
+    let groups: Vec<(Option<Resource>, Vec<usize>)> = request
+        .resource_spans
+        .iter()
+        .map(|g| {
+            let sizes = g.scope_spans.iter().map(|s| s.spans.len()).collect();
+            (g.resource.clone(), sizes)
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        vec![(resource("a"), vec![2, 3]), (resource("b"), vec![1])]
+    );
+}
