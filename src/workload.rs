@@ -9,7 +9,7 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
+use crate::pipeline::attributes::{key_value, string_value};
 use crate::pipeline::batch::Signal;
 
 /// Scope attribute: the send time, nanoseconds since the Unix epoch, 20 decimal digits.
@@ -45,16 +46,16 @@ pub fn request(signal: Signal, seed: u64, items: usize) -> Vec<u8> {
 pub fn request_encoded(signal: Signal, seed: u64, items: usize, encoding: WireEncoding) -> Vec<u8> {
     let resource = Some(Resource {
         attributes: vec![
-            string("service.name", "loadgen"),
-            string("service.instance.id", &format!("loadgen-{seed}")),
+            key_value("service.name", "loadgen"),
+            key_value("service.instance.id", &format!("loadgen-{seed}")),
         ],
         ..Default::default()
     });
     let scope = Some(InstrumentationScope {
         name: "tributary-loadgen".into(),
         attributes: vec![
-            string(SEQUENCE_ATTRIBUTE, SEQUENCE_PLACEHOLDER),
-            string(SENT_ATTRIBUTE, SENT_PLACEHOLDER),
+            key_value(SEQUENCE_ATTRIBUTE, SEQUENCE_PLACEHOLDER),
+            key_value(SENT_ATTRIBUTE, SENT_PLACEHOLDER),
         ],
         ..Default::default()
     });
@@ -63,7 +64,7 @@ pub fn request_encoded(signal: Signal, seed: u64, items: usize, encoding: WireEn
     let trace_id = |i: u64| [seed.to_be_bytes(), i.to_be_bytes()].concat();
     let attributes = |i: u64| -> Vec<KeyValue> {
         (0..10)
-            .map(|a| string(&text(a, "key"), &text(i * 10 + a, "value")))
+            .map(|a| key_value(&text(a, "key"), &text(i * 10 + a, "value")))
             .collect()
     };
     let items = 0..items as u64;
@@ -109,9 +110,7 @@ pub fn request_encoded(signal: Signal, seed: u64, items: usize, encoding: WireEn
                             observed_time_unix_nano: now,
                             severity_number: 9,
                             severity_text: "INFO".into(),
-                            body: Some(AnyValue {
-                                value: Some(any_value::Value::StringValue(text(i, "message"))),
-                            }),
+                            body: Some(string_value(text(i, "message"))),
                             attributes: attributes(i),
                             trace_id: trace_id(i),
                             span_id: span_id(i),
@@ -198,16 +197,6 @@ pub fn unix_nanos() -> u64 {
 
 fn text(i: u64, kind: &str) -> String {
     format!("{kind}{i:0>width$}", width = STAMP_WIDTH - kind.len())
-}
-
-fn string(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
 }
 
 #[cfg(test)]

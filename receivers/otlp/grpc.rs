@@ -225,9 +225,9 @@ fn refused(refusal: Refusal) -> Status {
     )
 }
 
-/// Passes message bytes through untouched.
+/// Passes message bytes through untouched (also the load generator's client codec).
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;

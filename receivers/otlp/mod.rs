@@ -23,6 +23,8 @@ pub use auth::AuthConfig;
 pub use decode::{decode, encode_response, Encoding};
 /// For the micro-benchmarks: the check `decode` runs after decoding, alone.
 #[doc(hidden)]
+pub use grpc::RawCodec;
+#[doc(hidden)]
 pub use wellformed::check as check_wellformed;
 
 use crate::config::{enabled_with_defaults, host_port_problem, ComponentId, ConfigError};

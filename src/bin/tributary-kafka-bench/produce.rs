@@ -71,7 +71,7 @@ pub fn produce(
     while started.elapsed() < duration {
         sequence += 1;
         let slot = sequence as usize % bodies.len();
-        let body = bodies[slot].stamp(sequence).to_vec();
+        let body = bodies[slot].stamp(sequence);
         let record_id = format!("{sequence:032x}");
         let headers = OwnedHeaders::new()
             .insert(Header {
@@ -90,11 +90,9 @@ pub fn produce(
                 key: "signal",
                 value: Some("traces"),
             });
-        let mut record = BaseRecord::to(topic)
-            .payload(&body)
-            .key("")
+        let mut record = BaseRecord::<str, [u8]>::to(topic)
+            .payload(body)
             .headers(headers);
-        record.key = None;
         loop {
             match producer.send(record) {
                 Ok(()) => break,

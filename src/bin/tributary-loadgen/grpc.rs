@@ -1,10 +1,10 @@
-//! OTLP/gRPC with tonic, one HTTP/2 connection a sender, through a codec that passes the
-//! pre-encoded request bytes as they are and ignores the response body.
+//! OTLP/gRPC with tonic, one HTTP/2 connection a sender, through the receiver's pass-through
+//! codec, so that the pre-encoded request bytes go out as they are.
 
-use bytes::{Buf, BufMut, Bytes};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use bytes::Bytes;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
+use tonic::Code;
+use tributary::receivers::otlp::RawCodec;
 
 use crate::Outcome;
 
@@ -38,49 +38,12 @@ impl GrpcSender {
         }
         let request = tonic::Request::new(Bytes::copy_from_slice(body));
         let path = http::uri::PathAndQuery::from_static(self.path);
-        match client.unary::<_, (), _>(request, path, RawCodec).await {
+        match client.unary::<_, Bytes, _>(request, path, RawCodec).await {
             Ok(_) => Outcome::Accepted,
             Err(status) if matches!(status.code(), Code::ResourceExhausted | Code::Unavailable) => {
                 Outcome::Refused
             }
             Err(_) => Outcome::Failed,
         }
-    }
-}
-
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = ();
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = ();
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
-        src.advance(src.remaining());
-        Ok(Some(()))
     }
 }
