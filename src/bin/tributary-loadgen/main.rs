@@ -141,12 +141,16 @@ struct Tally {
     latencies: Vec<Duration>,
 }
 
-/// Every sequence number of a connection starts with its index, so sends never share one.
-const SEQUENCES_PER_CONNECTION: u64 = 1_000_000_000_000;
+/// A sequence number is run (seconds since the epoch, last 7 digits), connection index (3
+/// digits) and send count (9 digits): sends never share one, across connections or across runs
+/// against the same topic.
+const SEQUENCES_PER_CONNECTION: u64 = 1_000_000_000;
+const MAX_CONNECTIONS: usize = 999;
+const SEQUENCES_PER_RUN: u64 = SEQUENCES_PER_CONNECTION * (MAX_CONNECTIONS as u64 + 1);
 
 async fn connection(
     args: Arc<Args>,
-    index: usize,
+    first_sequence: u64,
     mut bodies: Vec<Stamped>,
     stop_at: Instant,
     interval: Option<Duration>,
@@ -154,7 +158,7 @@ async fn connection(
     let mut tally = Tally::default();
     let mut sender = Sender::new(&args);
     let mut next = Instant::now();
-    let mut sequence = index as u64 * SEQUENCES_PER_CONNECTION;
+    let mut sequence = first_sequence;
     while Instant::now() < stop_at {
         if let Some(interval) = interval {
             next += interval;
@@ -194,6 +198,14 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.connections > MAX_CONNECTIONS {
+        eprintln!(
+            "tributary-loadgen: --connections: expected at most {MAX_CONNECTIONS}, found {}",
+            args.connections
+        );
+        std::process::exit(2);
+    }
+    let run = workload::unix_nanos() / 1_000_000_000 % 10_000_000;
     let encoding = match (args.protocol, args.encoding) {
         (Protocol::Http, Encoding::Json) => WireEncoding::Json,
         _ => WireEncoding::Protobuf,
@@ -221,7 +233,7 @@ async fn main() {
         .map(|index| {
             tokio::spawn(connection(
                 args.clone(),
-                index + 1,
+                run * SEQUENCES_PER_RUN + (index as u64 + 1) * SEQUENCES_PER_CONNECTION,
                 bodies.clone(),
                 stop_at,
                 interval,
