@@ -7,9 +7,6 @@
 //!
 //! The data follows the OpenTelemetry benchmark shape the load generator sends: 100 items per
 //! request, each with 10 attributes whose keys and values are 20 characters long.
-
-use std::sync::Arc;
-
 use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -27,6 +24,7 @@ use tributary::exporters::kafka::{Encoder, KafkaExporterConfig};
 use tributary::exporters::template::Template;
 use tributary::pipeline::attributes::key_value;
 use tributary::pipeline::batch::{Batch, Payload, Signal};
+use tributary::pipeline::encoded::EncodedGroups;
 use tributary::receivers::otlp::{check_wellformed, decode, Encoding};
 
 fn main() {
@@ -389,10 +387,13 @@ mod kafka_encode {
             format!("{{ brokers: [127.0.0.1:9092], topic: {topic:?}{key}, encoding: {encoding} }}");
         let config: KafkaExporterConfig = serde_saphyr::from_str(&yaml).expect("parses");
         assert!(config.validate().is_empty(), "{:?}", config.validate());
-        let encoder = Encoder::new(&config, "kafka");
-        let payload = batch_payload(signal);
-        let source: Arc<str> = "otlp".into();
-        let planned = encoder.plan(Batch::new(payload.clone(), source.clone()));
+        let batch = Batch::new(batch_payload(signal), "otlp".into());
+        plan(bencher, &config, batch);
+    }
+
+    fn plan(bencher: Bencher, config: &KafkaExporterConfig, batch: Batch) {
+        let encoder = Encoder::new(config, "kafka");
+        let planned = encoder.plan(batch.clone());
         assert!(planned.dead_letters.is_empty(), "no dead letters expected");
         assert_eq!(
             planned.records.iter().map(|r| r.items).sum::<usize>(),
@@ -400,8 +401,41 @@ mod kafka_encode {
         );
         bencher
             .counter(ItemsCount::new(BATCH_ITEMS))
-            .with_inputs(|| Batch::new(payload.clone(), source.clone()))
+            .with_inputs(|| batch.clone())
             .bench_local_values(|batch| encoder.plan(batch));
+    }
+
+    /// `otlp_proto` from the bytes the requests arrived in, as the receivers hand them over
+    /// when no processor changes them: records are cut from those bytes, not encoded again.
+    fn received(bencher: Bencher, signal: Signal) {
+        let yaml = format!("{{ brokers: [127.0.0.1:9092], topic: {PLACEHOLDER_TOPIC:?} }}");
+        let config: KafkaExporterConfig = serde_saphyr::from_str(&yaml).expect("parses");
+        let mut batch = Batch::new(Payload::empty(signal), "otlp".into());
+        for (seed, start) in (0..BATCH_ITEMS).step_by(REQUEST_ITEMS).enumerate() {
+            let payload = request(signal, seed, REQUEST_ITEMS.min(BATCH_ITEMS - start));
+            let body = bytes::Bytes::from(payload.encode_protobuf());
+            let mut one = Batch::new(payload, "otlp".into());
+            one.encoded = EncodedGroups::split(&body, one.payload.group_count());
+            batch.context.items += one.items();
+            batch.append(one).expect("same signal");
+        }
+        assert!(batch.encoded.is_some());
+        plan(bencher, &config, batch);
+    }
+
+    #[divan::bench]
+    fn traces_otlp_proto_received(bencher: Bencher) {
+        received(bencher, Signal::Traces);
+    }
+
+    #[divan::bench]
+    fn logs_otlp_proto_received(bencher: Bencher) {
+        received(bencher, Signal::Logs);
+    }
+
+    #[divan::bench]
+    fn metrics_otlp_proto_received(bencher: Bencher) {
+        received(bencher, Signal::Metrics);
     }
 
     #[divan::bench]

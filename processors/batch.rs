@@ -184,9 +184,12 @@ impl BatchProcessor {
         let template = batch.clone_context_only();
         // Every pending batch that takes a piece takes a share; the originals are then done.
         let receipts = std::mem::take(&mut batch.context.receipts);
+        // The received bytes go along while the payload goes whole.
+        let mut encoded = batch.encoded.take();
         let parts = if self.keys.is_empty() {
             BTreeMap::from([(Vec::new(), batch.payload)])
         } else {
+            encoded = None;
             group_by_resource(batch.payload, &self.keys)
         };
         let (max_items, max_bytes) = (self.config.max_items(), self.config.max_bytes());
@@ -198,6 +201,7 @@ impl BatchProcessor {
                 payload.encoded_len()
             };
             let pieces = if payload.item_count() > max_items || bytes > max_bytes {
+                encoded = None;
                 chunk(payload, max_items, max_bytes)
             } else {
                 vec![payload]
@@ -206,7 +210,8 @@ impl BatchProcessor {
                 if max_bytes != usize::MAX {
                     bytes = piece.encoded_len();
                 }
-                let piece = template.clone_context_only().with_payload(piece);
+                let mut piece = template.clone_context_only().with_payload(piece);
+                piece.encoded = encoded.take();
                 let overflows = self.pending.get(&key).is_some_and(|p| {
                     p.batch.items() + piece.items() > max_items || p.bytes + bytes > max_bytes
                 });
@@ -224,7 +229,7 @@ impl BatchProcessor {
                     pending.batch.context.receipts.extend(receipts.clone());
                 }
                 pending.bytes += bytes;
-                if let Err(e) = pending.batch.payload.append(piece.payload) {
+                if let Err(e) = pending.batch.append(piece) {
                     unreachable!("a pipeline carries one signal: {e}");
                 }
                 if pending.batch.items() >= self.config.send_batch_size {

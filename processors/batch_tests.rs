@@ -202,3 +202,34 @@ async fn batch_by_keeps_one_instance_per_batch() {
     }
     drop(h.deadline_passed);
 }
+
+fn received(batch: Batch) -> Batch {
+    let body = bytes::Bytes::from(batch.payload.encode_protobuf());
+    let groups = batch.payload.group_count();
+    Batch {
+        encoded: crate::pipeline::encoded::EncodedGroups::split(&body, groups),
+        ..batch
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn received_bytes_go_along_while_every_request_in_the_batch_has_them() {
+    let mut h = start(6, Duration::from_secs(3600));
+    for _ in 0..3 {
+        h.input.send(received(spans(2))).await.unwrap();
+    }
+    let batch = h.output.recv().await.unwrap();
+    let encoded = batch.encoded.expect("kept");
+    assert_eq!(encoded.len(), 3);
+    let Payload::Traces(decoded) = batch.payload else {
+        unreachable!()
+    };
+    assert_eq!(encoded.request(), prost::Message::encode_to_vec(&decoded));
+
+    h.input.send(received(spans(2))).await.unwrap();
+    h.input.send(spans(2)).await.unwrap();
+    h.input.send(received(spans(2))).await.unwrap();
+    let batch = h.output.recv().await.unwrap();
+    assert_eq!(batch.items(), 6);
+    assert!(batch.encoded.is_none(), "one request came without them");
+}

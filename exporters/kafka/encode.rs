@@ -12,10 +12,12 @@ use crate::pipeline::attributes::{first_item_attributes, first_resource_attribut
 use crate::pipeline::batch::{Batch, DeadLetter, Payload, Signal};
 use crate::pipeline::chunk::{append_item, chunk, merge_equal_resources, resource_groups};
 use crate::pipeline::dead_letter::KafkaCoordinates;
+use crate::pipeline::encoded::EncodedGroups;
 use crate::pipeline::ids::new_record_id;
 
 const OTLP_SCHEMA: &str = "otlp/1";
 const DLQ_SCHEMA: &str = "gds.dlq.v1";
+const PROTOBUF: &str = "application/x-protobuf";
 
 /// A record ready for the producer, with what is needed to dead-letter it if Kafka refuses it.
 pub struct OutRecord {
@@ -158,6 +160,15 @@ impl Encoder {
                 .key
                 .as_ref()
                 .is_some_and(Template::uses_item_attributes);
+        if !per_item && self.encoding == Encoding::OtlpProto {
+            if let Some(encoded) = batch
+                .encoded
+                .filter(|e| e.len() == batch.payload.group_count())
+            {
+                self.plan_encoded(batch.payload, encoded, &pipeline, &mut planned);
+                return planned;
+            }
+        }
         let units = if per_item {
             batch.payload.into_items()
         } else {
@@ -198,6 +209,65 @@ impl Encoder {
         planned
     }
 
+    /// Records from the groups' received bytes, merged as `merge_equal_resources` merges
+    /// decoded groups; the decoded groups are still needed for the topic and key, and for
+    /// what becomes a dead letter.
+    fn plan_encoded(
+        &self,
+        payload: Payload,
+        encoded: EncodedGroups,
+        pipeline: &str,
+        planned: &mut Planned,
+    ) {
+        let signal = payload.signal();
+        let mut groups: Vec<Option<Payload>> =
+            resource_groups(payload).into_iter().map(Some).collect();
+        for request in encoded.requests(self.record_limit) {
+            let mut unit = Payload::empty(signal);
+            for &index in &request.groups {
+                if let Some(group) = groups[index].take() {
+                    unit.append(group).expect("one signal");
+                }
+            }
+            let Some(value) = request.bytes else {
+                // One group over the limit: it is split decoded.
+                self.encode_unit(unit, pipeline, planned);
+                continue;
+            };
+            match self.render(signal, &unit) {
+                Ok((topic, key)) => {
+                    let headers = self.headers(PROTOBUF, OTLP_SCHEMA, signal);
+                    let items = unit.item_count();
+                    planned.records.push(self.record(
+                        topic,
+                        key,
+                        value,
+                        headers,
+                        items,
+                        signal,
+                        Encoding::OtlpProto,
+                    ));
+                }
+                Err((error, error_type)) => {
+                    planned
+                        .dead_letters
+                        .push(self.dead_letter(unit, pipeline, error, error_type));
+                }
+            }
+        }
+    }
+
+    fn encode_unit(&self, unit: Payload, pipeline: &str, planned: &mut Planned) {
+        match self.render(unit.signal(), &unit) {
+            Ok((topic, key)) => self.encode_otlp(unit, topic, key, pipeline, planned),
+            Err((error, error_type)) => {
+                planned
+                    .dead_letters
+                    .push(self.dead_letter(unit, pipeline, error, error_type));
+            }
+        }
+    }
+
     /// The topic and key, or why the unit cannot have them and the error type to say so.
     fn render(
         &self,
@@ -236,14 +306,24 @@ impl Encoder {
         planned: &mut Planned,
     ) {
         let signal = payload.signal();
+        let items = payload.item_count();
+        if items > 1 && self.encoding == Encoding::OtlpProto {
+            // Cut once, into pieces of about the limit, rather than encoding whole and halving.
+            let pieces = payload.encoded_len().div_ceil(self.record_limit);
+            if pieces > 1 {
+                for piece in chunk(payload, items.div_ceil(pieces + 1), usize::MAX) {
+                    self.encode_otlp(piece, topic.clone(), key.clone(), pipeline, planned);
+                }
+                return;
+            }
+        }
         let (content_type, value) = match self.encoding {
             Encoding::OtlpJson => (
                 "application/json",
                 payload.to_otlp_json().unwrap_or_default(),
             ),
-            _ => ("application/x-protobuf", payload.encode_protobuf()),
+            _ => (PROTOBUF, payload.encode_protobuf()),
         };
-        let items = payload.item_count();
         if value.len() > self.record_limit {
             if items > 1 {
                 // Halves until each piece fits, at resource and item boundaries.
@@ -450,5 +530,68 @@ mod tests {
         assert!(planned.records.is_empty());
         assert_eq!(planned.dead_letters[0].error_type, "InvalidTopic");
         assert!(planned.dead_letters[0].error.contains("has space"));
+    }
+
+    /// The batch as a receiver hands it over from a protobuf body.
+    fn received(batch: Batch) -> Batch {
+        let body = bytes::Bytes::from(batch.payload.encode_protobuf());
+        let encoded = EncodedGroups::split(&body, batch.payload.group_count());
+        Batch {
+            encoded: Some(encoded.expect("splits")),
+            ..batch
+        }
+    }
+
+    fn read_back(planned: &Planned) -> Vec<(String, Option<String>, usize, Payload)> {
+        planned
+            .records
+            .iter()
+            .map(|r| {
+                let payload = crate::pipeline::batch::decode_protobuf(Signal::Logs, &r.value);
+                (r.topic.clone(), r.key.clone(), r.items, payload.unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn received_bytes_make_the_records_encoding_again_would_make() {
+        let encoder = encoder(
+            r#"{ brokers: [b:1], topic: "logs.${resource:service.instance.id}", key: "${resource:service.instance.id}" }"#,
+        );
+        let batch = logs(&[
+            ("db-1", &[("a", 10), ("b", 20)]),
+            ("db-2", &[("a", 30)]),
+            ("db-1", &[("c", 40)]),
+        ]);
+        let decoded = encoder.plan(batch.clone());
+        let passed_on = encoder.plan(received(batch));
+        assert_eq!(read_back(&passed_on), read_back(&decoded));
+        assert_eq!(passed_on.records.len(), 2, "db-1's groups share a record");
+        assert!(passed_on.records[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == b"application/x-protobuf"));
+    }
+
+    #[test]
+    fn received_bytes_over_the_limit_are_cut_as_decoded_ones_are() {
+        let encoder = encoder("{ brokers: [b:1], topic: logs, max_record_bytes: 4KiB }");
+        let planned = encoder.plan(received(logs(&[
+            ("db-1", &[("a", 1500), ("a", 1500)]),
+            ("db-1", &[("a", 1500), ("a", 1500), ("a", 9000)]),
+            ("db-2", &[("a", 100)]),
+        ])));
+        assert!(planned.records.iter().all(|r| r.value.len() <= 4096));
+        assert_eq!(planned.records.iter().map(|r| r.items).sum::<usize>(), 5);
+        assert_eq!(planned.dead_letters.len(), 1);
+        assert_eq!(planned.dead_letters[0].error_type, "RecordTooLarge");
+    }
+
+    #[test]
+    fn a_group_without_its_topic_attribute_is_dead_lettered_from_received_bytes_too() {
+        let encoder = encoder(r#"{ brokers: [b:1], topic: "logs.${resource:tenant}" }"#);
+        let planned = encoder.plan(received(logs(&[("db-1", &[("a", 1)])])));
+        assert!(planned.records.is_empty());
+        assert_eq!(planned.dead_letters[0].error_type, "MissingAttribute");
     }
 }

@@ -9,7 +9,10 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
+
 use crate::pipeline::batch::{decode_protobuf, Batch, Payload, Signal};
+use crate::pipeline::encoded::EncodedGroups;
 
 const HEADER: u64 = 8;
 /// Far above any batch the receivers accept; a larger length is a torn header.
@@ -34,7 +37,10 @@ pub fn encode(seq: u64, batch: &Batch) -> Option<Vec<u8>> {
         .as_ref()
         .map_or("", |route| route.pipeline());
     let source: &str = &batch.context.source;
-    let payload = batch.payload.encode_protobuf();
+    let payload = match &batch.encoded {
+        Some(encoded) => encoded.request(),
+        None => batch.payload.encode_protobuf(),
+    };
     let mut body =
         Vec::with_capacity(8 + 4 + 1 + 4 + pipeline.len() + source.len() + payload.len());
     body.extend_from_slice(&seq.to_le_bytes());
@@ -69,11 +75,14 @@ fn decode(body: &[u8]) -> Option<Stored> {
     };
     let (pipeline, source) = (name()?, name()?);
     let payload = decode_protobuf(signal, rest)?;
+    let mut batch = Batch::new(payload, source.into());
+    batch.encoded =
+        EncodedGroups::split(&Bytes::copy_from_slice(rest), batch.payload.group_count());
     Some(Stored {
         seq,
         items,
         pipeline,
-        batch: Batch::new(payload, source.into()),
+        batch,
     })
 }
 

@@ -14,8 +14,9 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::wellformed;
-use crate::pipeline::admission::Admitted;
+use crate::pipeline::admission::{Admitted, Received};
 use crate::pipeline::batch::{Payload, Signal};
+use crate::pipeline::encoded::EncodedGroups;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -94,6 +95,21 @@ pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Payload
         source,
     })?;
     Ok(payload)
+}
+
+/// As `decode`, keeping a protobuf body's resource groups as they came, for exporters to send
+/// on unless a processor changes them.
+pub fn decode_received(
+    signal: Signal,
+    encoding: Encoding,
+    body: &bytes::Bytes,
+) -> Result<Received, DecodeError> {
+    let payload = decode(signal, encoding, body)?;
+    let encoded = match encoding {
+        Encoding::Protobuf => EncodedGroups::split(body, payload.group_count()),
+        Encoding::Json => None,
+    };
+    Ok(Received { payload, encoded })
 }
 
 fn protobuf<T: Message + Default>(signal: Signal, body: &[u8]) -> Result<T, DecodeError> {

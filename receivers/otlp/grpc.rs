@@ -16,7 +16,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Status};
 
 use super::auth::BearerAuth;
-use super::decode::{decode, encode_response, Encoding};
+use super::decode::{decode_received, encode_response, Encoding};
 use super::status::{RpcCode, RpcStatus, RETRY_AFTER};
 use super::GrpcConfig;
 use crate::config::ComponentId;
@@ -193,11 +193,11 @@ async fn export(
     request: tonic::Request<Bytes>,
 ) -> Result<tonic::Response<Bytes>, Status> {
     let admission = &shared.admission;
-    let payload = decode(signal, Encoding::Protobuf, request.get_ref()).map_err(|e| {
+    let received = decode_received(signal, Encoding::Protobuf, request.get_ref()).map_err(|e| {
         admission.refused_request(signal, "malformed");
         Status::invalid_argument(e.to_string())
     })?;
-    match admission.admit_acknowledged(payload).await {
+    match admission.admit_acknowledged(received).await {
         Ok(admitted) => Ok(tonic::Response::new(Bytes::from(encode_response(
             signal,
             Encoding::Protobuf,

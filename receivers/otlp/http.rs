@@ -15,7 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::auth::BearerAuth;
 use super::body::{self, BodyError};
-use super::decode::{decode, encode_response, Encoding};
+use super::decode::{decode_received, encode_response, Encoding};
 use super::status::{RpcCode, RpcStatus, RETRY_AFTER};
 use super::{CorsConfig, HttpConfig};
 use crate::config::ComponentId;
@@ -180,8 +180,8 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
             return refuse(reason, status_response(status, encoding, &body));
         }
     };
-    let payload = match decode(signal, encoding, &bytes) {
-        Ok(payload) => payload,
+    let received = match decode_received(signal, encoding, &bytes) {
+        Ok(received) => received,
         Err(e) => {
             let body = RpcStatus::new(RpcCode::InvalidArgument, e.to_string());
             return refuse(
@@ -190,7 +190,7 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
             );
         }
     };
-    match admission.admit_acknowledged(payload).await {
+    match admission.admit_acknowledged(received).await {
         Ok(admitted) => (
             [(header::CONTENT_TYPE, encoding.content_type())],
             encode_response(signal, encoding, &admitted),

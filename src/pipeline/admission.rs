@@ -7,11 +7,28 @@ use std::time::Duration;
 use metrics::Counter;
 
 use super::batch::{Batch, Payload, Signal};
+use super::encoded::EncodedGroups;
 use super::fanout::FanoutError;
 use super::inline::{run_chain, Outcome};
 use super::receipt::{AckLevel, Receipt, Receipts};
 use super::Routes;
 use crate::telemetry::names;
+
+/// What a receiver hands over: the decoded payload, and the bytes of its groups when it came
+/// as protobuf.
+pub struct Received {
+    pub payload: Payload,
+    pub encoded: Option<EncodedGroups>,
+}
+
+impl From<Payload> for Received {
+    fn from(payload: Payload) -> Received {
+        Received {
+            payload,
+            encoded: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -144,13 +161,17 @@ impl Admission {
     }
 
     /// As `admit`, then waits as long as the ack mode says before the client may hear "done".
-    pub async fn admit_acknowledged(&self, payload: Payload) -> Result<Admitted, Refusal> {
+    pub async fn admit_acknowledged(
+        &self,
+        received: impl Into<Received>,
+    ) -> Result<Admitted, Refusal> {
+        let received = received.into();
         let Some(level) = self.ack.level() else {
-            return self.admit(payload);
+            return self.admit(received);
         };
         let (receipt, acknowledged) = Receipt::channel(level);
-        let signal = payload.signal();
-        let admitted = self.admit_with(payload, Receipts::one(receipt))?;
+        let signal = received.payload.signal();
+        let admitted = self.admit_with(received, Receipts::one(receipt))?;
         let what = match level {
             AckLevel::Queued => "queued",
             AckLevel::Delivered => "delivered",
@@ -171,15 +192,21 @@ impl Admission {
     /// All or nothing: the batch reaches every pipeline of its signal or none. Room is
     /// reserved in every pipeline's first queue and dead-letter queue before any processing,
     /// so that a refused request leaves no trace a retry would duplicate.
-    pub fn admit(&self, payload: Payload) -> Result<Admitted, Refusal> {
-        self.admit_with(payload, Receipts::default())
+    pub fn admit(&self, received: impl Into<Received>) -> Result<Admitted, Refusal> {
+        self.admit_with(received, Receipts::default())
     }
 
     /// As `admit`, with receipts for the batch to carry (a Kafka receiver commits by them).
-    pub fn admit_with(&self, payload: Payload, receipts: Receipts) -> Result<Admitted, Refusal> {
+    pub fn admit_with(
+        &self,
+        received: impl Into<Received>,
+        receipts: Receipts,
+    ) -> Result<Admitted, Refusal> {
+        let Received { payload, encoded } = received.into();
         let signal = payload.signal();
         let mut batch = Batch::new(payload, self.receiver.clone());
         batch.context.receipts = receipts;
+        batch.encoded = encoded;
         let items = batch.items() as u64;
         let counters = self.counters(signal);
         counters.received.increment(items);

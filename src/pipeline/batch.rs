@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 
 pub use super::dead_letter::{DeadLetter, DeadLetters};
+use super::encoded::EncodedGroups;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
@@ -89,6 +90,16 @@ impl Payload {
                 .flat_map(|r| &r.scope_logs)
                 .map(|s| s.log_records.len())
                 .sum(),
+            Payload::DeadLetters(letters) => letters.letters.len(),
+        }
+    }
+
+    /// Resource groups (dead letters: letters).
+    pub fn group_count(&self) -> usize {
+        match self {
+            Payload::Traces(req) => req.resource_spans.len(),
+            Payload::Metrics(req) => req.resource_metrics.len(),
+            Payload::Logs(req) => req.resource_logs.len(),
             Payload::DeadLetters(letters) => letters.letters.len(),
         }
     }
@@ -397,6 +408,9 @@ impl fmt::Debug for DeadLetterRoute {
 pub struct Batch {
     pub payload: Payload,
     pub context: DeliveryContext,
+    /// The payload's groups as they were received, while nothing has changed them: a stage
+    /// that changes the payload sets this to `None`.
+    pub encoded: Option<EncodedGroups>,
 }
 
 impl Batch {
@@ -411,6 +425,7 @@ impl Batch {
                 receipts: Default::default(),
                 id_seed: None,
             },
+            encoded: None,
         }
     }
 
@@ -434,7 +449,26 @@ impl Batch {
     pub fn with_payload(mut self, payload: Payload) -> Batch {
         self.context.items = payload.item_count();
         self.payload = payload;
+        self.encoded = None;
         self
+    }
+
+    /// Moves `other`'s payload (its resource groups) into this one, and its encoded groups
+    /// while both have them. Items are the caller's to count.
+    pub fn append(&mut self, other: Batch) -> Result<(), SignalMismatch> {
+        // No groups yet: every one of them (none) has its bytes.
+        let mine = match self.payload.group_count() {
+            0 => Some(EncodedGroups::default()),
+            _ => self.encoded.take(),
+        };
+        self.encoded = match (mine, other.encoded) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.append(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
+        self.payload.append(other.payload)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod batch;
 pub mod chunk;
 pub mod dead_letter;
+pub mod encoded;
 pub mod fanout;
 mod graph;
 pub mod ids;
