@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::future_producer::DeliveryFuture;
 use rdkafka::producer::FutureRecord;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -146,11 +148,16 @@ impl KafkaExporter {
         // Each record holds a share; the batch's own shares are done once all are handed over.
         let receipts = std::mem::take(&mut batch.context.receipts);
         let seed = batch.context.id_seed;
-        // Encoding a large batch takes milliseconds: off the runtime's workers, so that the
-        // receivers keep answering meanwhile (with one core there may be one worker only).
+        // Encoding a large batch, and librdkafka copying its records in, take milliseconds: off
+        // the runtime's workers, so that the receivers keep answering meanwhile (with one core
+        // there may be one worker only).
         let encoding = Arc::clone(shared);
-        let planned = tokio::task::spawn_blocking(move || {
-            crate::pipeline::ids::with_ids_from(seed, || encoding.encoder.plan(batch))
+        let in_flight_kib = Arc::clone(&self.in_flight_kib);
+        let (planned, sent) = tokio::task::spawn_blocking(move || {
+            let mut planned =
+                crate::pipeline::ids::with_ids_from(seed, || encoding.encoder.plan(batch));
+            let records = std::mem::take(&mut planned.records);
+            (planned, send_while_room(&encoding, &in_flight_kib, records))
         })
         .await
         .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
@@ -158,11 +165,22 @@ impl KafkaExporter {
             || shared
                 .dead_letter(route.as_ref(), planned.dead_letters)
                 .await;
-        let mut records = planned.records.into_iter();
+        for (record, permit, delivery) in sent.sent {
+            shared
+                .in_flight_items
+                .fetch_add(record.items, Ordering::Relaxed);
+            tokio::spawn(deliver(
+                shared.clone(),
+                record,
+                receipts.clone(),
+                route.clone(),
+                permit,
+                Some(delivery),
+            ));
+        }
+        let mut records = sent.unsent.into_iter();
         while let Some(record) = records.next() {
-            let kib = u32::try_from(record.value.len() / 1024 + 1)
-                .unwrap_or(u32::MAX)
-                .min(MAX_IN_FLIGHT_KIB);
+            let kib = kib_of(&record);
             let permit = tokio::select! {
                 biased;
                 _ = deadline_passed.cancelled() => {
@@ -181,6 +199,7 @@ impl KafkaExporter {
                 receipts.clone(),
                 route.clone(),
                 permit,
+                None,
             ));
         }
         if letters_kept {
@@ -282,24 +301,77 @@ impl Shared {
 
 /// Produces one record and awaits its delivery report; retries what may pass, dead-letters
 /// what cannot (or has been retried enough).
+/// Records handed to librdkafka from the encoding thread, and those left for the exporter task
+/// because the in-flight bound or librdkafka's queue had no room (in order: once one waits, the
+/// rest wait behind it).
+struct FirstSends {
+    sent: Vec<(OutRecord, OwnedSemaphorePermit, DeliveryFuture)>,
+    unsent: Vec<OutRecord>,
+}
+
+fn kib_of(record: &OutRecord) -> u32 {
+    u32::try_from(record.value.len() / 1024 + 1)
+        .unwrap_or(u32::MAX)
+        .min(MAX_IN_FLIGHT_KIB)
+}
+
+fn send_while_room(
+    shared: &Shared,
+    in_flight: &Arc<Semaphore>,
+    records: Vec<OutRecord>,
+) -> FirstSends {
+    let mut sends = FirstSends {
+        sent: Vec::with_capacity(records.len()),
+        unsent: Vec::new(),
+    };
+    let mut records = records.into_iter();
+    for record in records.by_ref() {
+        let Ok(permit) = in_flight.clone().try_acquire_many_owned(kib_of(&record)) else {
+            sends.unsent.push(record);
+            break;
+        };
+        let headers = record.owned_headers();
+        match shared.producer.send_result(future_record(&record, headers)) {
+            Ok(delivery) => sends.sent.push((record, permit, delivery)),
+            Err(_) => {
+                sends.unsent.push(record);
+                break;
+            }
+        }
+    }
+    sends.unsent.extend(records);
+    sends
+}
+
+fn future_record(out: &OutRecord, headers: OwnedHeaders) -> FutureRecord<'_, [u8], [u8]> {
+    let record = FutureRecord::<[u8], [u8]>::to(&out.topic)
+        .payload(&out.value)
+        .headers(headers);
+    match &out.key {
+        Some(key) => record.key(key.as_bytes()),
+        None => record,
+    }
+}
+
+/// Produces `out` until Kafka takes it or the retries run out; `sent` is the first attempt's
+/// delivery when the record was already handed over.
 async fn deliver(
     shared: Arc<Shared>,
     out: OutRecord,
     receipts: Receipts,
     route: Option<DeadLetterRoute>,
     permit: OwnedSemaphorePermit,
+    mut sent: Option<DeliveryFuture>,
 ) {
     let started = Instant::now();
     let headers = out.owned_headers();
     let mut attempt = 0;
     let failure = loop {
-        let mut record = FutureRecord::<[u8], [u8]>::to(&out.topic)
-            .payload(&out.value)
-            .headers(headers.clone());
-        if let Some(key) = &out.key {
-            record = record.key(key.as_bytes());
-        }
+        let mut record = future_record(&out, headers.clone());
         let delivery = loop {
+            if let Some(delivery) = sent.take() {
+                break Ok(delivery);
+            }
             match shared.producer.send_result(record) {
                 Ok(delivery) => break Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
