@@ -219,6 +219,10 @@ impl Encoder {
         pipeline: &str,
         planned: &mut Planned,
     ) {
+        debug_assert!(
+            encoded.encodes(&payload),
+            "a stage changed the payload and left the bytes it was received in"
+        );
         let signal = payload.signal();
         let mut groups: Vec<Option<Payload>> =
             resource_groups(payload).into_iter().map(Some).collect();
@@ -307,16 +311,6 @@ impl Encoder {
     ) {
         let signal = payload.signal();
         let items = payload.item_count();
-        if items > 1 && self.encoding == Encoding::OtlpProto {
-            // Cut once, into pieces of about the limit, rather than encoding whole and halving.
-            let pieces = payload.encoded_len().div_ceil(self.record_limit);
-            if pieces > 1 {
-                for piece in chunk(payload, items.div_ceil(pieces + 1), usize::MAX) {
-                    self.encode_otlp(piece, topic.clone(), key.clone(), pipeline, planned);
-                }
-                return;
-            }
-        }
         let (content_type, value) = match self.encoding {
             Encoding::OtlpJson => (
                 "application/json",
@@ -326,8 +320,10 @@ impl Encoder {
         };
         if value.len() > self.record_limit {
             if items > 1 {
-                // Halves until each piece fits, at resource and item boundaries.
-                for piece in chunk(payload, items.div_ceil(2), usize::MAX) {
+                // Cut once at resource and item boundaries, into one piece more than the size
+                // alone asks for (items differ in size); a piece still over is cut again.
+                let pieces = value.len().div_ceil(self.record_limit) + 1;
+                for piece in chunk(payload, items.div_ceil(pieces), usize::MAX) {
                     self.encode_otlp(piece, topic.clone(), key.clone(), pipeline, planned);
                 }
             } else {

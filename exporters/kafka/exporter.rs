@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::future_producer::DeliveryFuture;
-use rdkafka::producer::FutureRecord;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::delivery::{self, DeliveryError};
 use super::encode::{Encoder, OutRecord};
 use super::fallback::FallbackFile;
+use super::first_send::{future_record, kib_of, send_while_room};
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetter, DeadLetterRoute, DeadLetters, Payload, Signal};
@@ -26,7 +25,7 @@ use crate::pipeline::receipt::Receipts;
 use crate::telemetry::{names, Health};
 
 /// Encoded bytes (in KiB) handed to librdkafka and not yet acknowledged.
-const MAX_IN_FLIGHT_KIB: u32 = 64 * 1024;
+pub(super) const MAX_IN_FLIGHT_KIB: u32 = 64 * 1024;
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(10);
 
 pub struct KafkaExporter {
@@ -153,11 +152,13 @@ impl KafkaExporter {
         // there may be one worker only).
         let encoding = Arc::clone(shared);
         let in_flight_kib = Arc::clone(&self.in_flight_kib);
+        let deadline = deadline_passed.clone();
         let (planned, sent) = tokio::task::spawn_blocking(move || {
             let mut planned =
                 crate::pipeline::ids::with_ids_from(seed, || encoding.encoder.plan(batch));
             let records = std::mem::take(&mut planned.records);
-            (planned, send_while_room(&encoding, &in_flight_kib, records))
+            let sent = send_while_room(&encoding.producer, &in_flight_kib, &deadline, records);
+            (planned, sent)
         })
         .await
         .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
@@ -296,60 +297,6 @@ impl Shared {
                 false
             }
         }
-    }
-}
-
-/// Produces one record and awaits its delivery report; retries what may pass, dead-letters
-/// what cannot (or has been retried enough).
-/// Records handed to librdkafka from the encoding thread, and those left for the exporter task
-/// because the in-flight bound or librdkafka's queue had no room (in order: once one waits, the
-/// rest wait behind it).
-struct FirstSends {
-    sent: Vec<(OutRecord, OwnedSemaphorePermit, DeliveryFuture)>,
-    unsent: Vec<OutRecord>,
-}
-
-fn kib_of(record: &OutRecord) -> u32 {
-    u32::try_from(record.value.len() / 1024 + 1)
-        .unwrap_or(u32::MAX)
-        .min(MAX_IN_FLIGHT_KIB)
-}
-
-fn send_while_room(
-    shared: &Shared,
-    in_flight: &Arc<Semaphore>,
-    records: Vec<OutRecord>,
-) -> FirstSends {
-    let mut sends = FirstSends {
-        sent: Vec::with_capacity(records.len()),
-        unsent: Vec::new(),
-    };
-    let mut records = records.into_iter();
-    for record in records.by_ref() {
-        let Ok(permit) = in_flight.clone().try_acquire_many_owned(kib_of(&record)) else {
-            sends.unsent.push(record);
-            break;
-        };
-        let headers = record.owned_headers();
-        match shared.producer.send_result(future_record(&record, headers)) {
-            Ok(delivery) => sends.sent.push((record, permit, delivery)),
-            Err(_) => {
-                sends.unsent.push(record);
-                break;
-            }
-        }
-    }
-    sends.unsent.extend(records);
-    sends
-}
-
-fn future_record(out: &OutRecord, headers: OwnedHeaders) -> FutureRecord<'_, [u8], [u8]> {
-    let record = FutureRecord::<[u8], [u8]>::to(&out.topic)
-        .payload(&out.value)
-        .headers(headers);
-    match &out.key {
-        Some(key) => record.key(key.as_bytes()),
-        None => record,
     }
 }
 

@@ -6,6 +6,7 @@ mod delivery;
 mod encode;
 mod exporter;
 mod fallback;
+mod first_send;
 pub(crate) mod gds;
 mod readiness;
 

@@ -74,10 +74,10 @@ fn decode(body: &[u8]) -> Option<Stored> {
         String::from_utf8(take(len)?.to_vec()).ok()
     };
     let (pipeline, source) = (name()?, name()?);
-    let payload = decode_protobuf(signal, rest)?;
+    let rest = Bytes::copy_from_slice(rest);
+    let payload = decode_protobuf(signal, &rest)?;
     let mut batch = Batch::new(payload, source.into());
-    batch.encoded =
-        EncodedGroups::split(&Bytes::copy_from_slice(rest), batch.payload.group_count());
+    batch.encoded = EncodedGroups::split(&rest, batch.payload.group_count());
     Some(Stored {
         seq,
         items,

@@ -46,7 +46,11 @@ pub async fn read(
         .to_bytes();
     match encoding {
         None => Ok(compressed),
-        Some(encoding) => inflate(&encoding, &compressed, limit).map(Bytes::from),
+        Some(encoding) => inflate(&encoding, &compressed, limit).map(|mut inflated| {
+            // The bytes may stay with the batch (see `EncodedGroups`): not their spare room.
+            inflated.shrink_to_fit();
+            Bytes::from(inflated)
+        }),
     }
 }
 

@@ -14,6 +14,8 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
+use super::batch::Payload;
+
 /// The field of an `Export*ServiceRequest` holding its resource groups.
 const REQUEST_GROUPS: u32 = 1;
 /// The field of a resource group holding its scope groups.
@@ -64,6 +66,12 @@ impl EncodedGroups {
             request.extend_from_slice(group);
         }
         request
+    }
+
+    /// Whether these bytes decode to exactly `payload`: the invariant every stage keeps, for
+    /// checks in debug builds.
+    pub fn encodes(&self, payload: &Payload) -> bool {
+        super::batch::decode_protobuf(payload.signal(), &self.request()).as_ref() == Some(payload)
     }
 
     /// Requests of at most `limit` bytes each, in the order the groups first appear. Groups of
