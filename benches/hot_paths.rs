@@ -413,9 +413,8 @@ mod kafka_encode {
         let mut batch = Batch::new(Payload::empty(signal), "otlp".into());
         for (seed, start) in (0..BATCH_ITEMS).step_by(REQUEST_ITEMS).enumerate() {
             let payload = request(signal, seed, REQUEST_ITEMS.min(BATCH_ITEMS - start));
-            let body = bytes::Bytes::from(payload.encode_protobuf());
             let mut one = Batch::new(payload, "otlp".into());
-            one.encoded = EncodedGroups::split(&body, one.payload.group_count());
+            one.encoded = EncodedGroups::of(&one.payload);
             batch.context.items += one.items();
             batch.append(one).expect("same signal");
         }

@@ -204,10 +204,8 @@ async fn batch_by_keeps_one_instance_per_batch() {
 }
 
 fn received(batch: Batch) -> Batch {
-    let body = bytes::Bytes::from(batch.payload.encode_protobuf());
-    let groups = batch.payload.group_count();
     Batch {
-        encoded: crate::pipeline::encoded::EncodedGroups::split(&body, groups),
+        encoded: crate::pipeline::encoded::EncodedGroups::of(&batch.payload),
         ..batch
     }
 }

@@ -177,15 +177,8 @@ impl Encoder {
         // Consecutive units bound for the same topic and key share a record in OTLP encodings.
         let mut pending: Option<(String, Option<String>, Payload)> = None;
         for unit in units {
-            let rendered = self.render(signal, &unit);
-            let (topic, key) = match rendered {
-                Ok(target) => target,
-                Err((error, error_type)) => {
-                    planned
-                        .dead_letters
-                        .push(self.dead_letter(unit, &pipeline, error, error_type));
-                    continue;
-                }
+            let Some((unit, topic, key)) = self.target(unit, &pipeline, &mut planned) else {
+                continue;
             };
             if self.encoding == Encoding::GdsJson {
                 self.encode_gds(unit, topic, key, &pipeline, &mut planned);
@@ -233,13 +226,11 @@ impl Encoder {
                     unit.append(group).expect("one signal");
                 }
             }
-            let Some(value) = request.bytes else {
-                // One group over the limit: it is split decoded.
-                self.encode_unit(unit, pipeline, planned);
+            let Some((unit, topic, key)) = self.target(unit, pipeline, planned) else {
                 continue;
             };
-            match self.render(signal, &unit) {
-                Ok((topic, key)) => {
+            match request.bytes {
+                Some(value) => {
                     let headers = self.headers(PROTOBUF, OTLP_SCHEMA, signal);
                     let items = unit.item_count();
                     planned.records.push(self.record(
@@ -252,22 +243,26 @@ impl Encoder {
                         Encoding::OtlpProto,
                     ));
                 }
-                Err((error, error_type)) => {
-                    planned
-                        .dead_letters
-                        .push(self.dead_letter(unit, pipeline, error, error_type));
-                }
+                // One group over the limit: it is split decoded.
+                None => self.encode_otlp(unit, topic, key, pipeline, planned),
             }
         }
     }
 
-    fn encode_unit(&self, unit: Payload, pipeline: &str, planned: &mut Planned) {
+    /// The unit with its topic and key; a unit that cannot have them becomes a dead letter.
+    fn target(
+        &self,
+        unit: Payload,
+        pipeline: &str,
+        planned: &mut Planned,
+    ) -> Option<(Payload, String, Option<String>)> {
         match self.render(unit.signal(), &unit) {
-            Ok((topic, key)) => self.encode_otlp(unit, topic, key, pipeline, planned),
+            Ok((topic, key)) => Some((unit, topic, key)),
             Err((error, error_type)) => {
                 planned
                     .dead_letters
                     .push(self.dead_letter(unit, pipeline, error, error_type));
+                None
             }
         }
     }
@@ -530,10 +525,9 @@ mod tests {
 
     /// The batch as a receiver hands it over from a protobuf body.
     fn received(batch: Batch) -> Batch {
-        let body = bytes::Bytes::from(batch.payload.encode_protobuf());
-        let encoded = EncodedGroups::split(&body, batch.payload.group_count());
+        let encoded = EncodedGroups::of(&batch.payload).expect("splits");
         Batch {
-            encoded: Some(encoded.expect("splits")),
+            encoded: Some(encoded),
             ..batch
         }
     }

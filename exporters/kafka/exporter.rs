@@ -166,7 +166,7 @@ impl KafkaExporter {
             || shared
                 .dead_letter(route.as_ref(), planned.dead_letters)
                 .await;
-        for (record, permit, delivery) in sent.sent {
+        let start_delivery = |record: OutRecord, permit, sent| {
             shared
                 .in_flight_items
                 .fetch_add(record.items, Ordering::Relaxed);
@@ -176,8 +176,11 @@ impl KafkaExporter {
                 receipts.clone(),
                 route.clone(),
                 permit,
-                Some(delivery),
+                sent,
             ));
+        };
+        for (record, permit, delivery) in sent.sent {
+            start_delivery(record, permit, Some(delivery));
         }
         let mut records = sent.unsent.into_iter();
         while let Some(record) = records.next() {
@@ -191,17 +194,7 @@ impl KafkaExporter {
                 }
                 permit = self.in_flight_kib.clone().acquire_many_owned(kib) => permit.expect("never closed"),
             };
-            shared
-                .in_flight_items
-                .fetch_add(record.items, Ordering::Relaxed);
-            tokio::spawn(deliver(
-                shared.clone(),
-                record,
-                receipts.clone(),
-                route.clone(),
-                permit,
-                None,
-            ));
+            start_delivery(record, permit, None);
         }
         if letters_kept {
             receipts.settle();

@@ -45,6 +45,13 @@ impl EncodedGroups {
         (groups.len() == expected).then_some(EncodedGroups { groups })
     }
 
+    /// What a receiver keeps of `payload` sent as protobuf: for tests and benchmarks that
+    /// start from decoded data.
+    pub fn of(payload: &Payload) -> Option<EncodedGroups> {
+        let request = Bytes::from(payload.encode_protobuf());
+        EncodedGroups::split(&request, payload.group_count())
+    }
+
     pub fn len(&self) -> usize {
         self.groups.len()
     }

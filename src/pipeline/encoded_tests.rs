@@ -32,8 +32,7 @@ fn request(groups: &[(&str, usize)]) -> ExportTraceServiceRequest {
 }
 
 fn encoded(request: &ExportTraceServiceRequest) -> EncodedGroups {
-    let bytes = Bytes::from(request.encode_to_vec());
-    EncodedGroups::split(&bytes, request.resource_spans.len()).expect("splits")
+    EncodedGroups::of(&Payload::Traces(request.clone())).expect("splits")
 }
 
 fn decoded(bytes: &[u8]) -> ExportTraceServiceRequest {
