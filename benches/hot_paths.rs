@@ -22,9 +22,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use tributary::exporters::kafka::{Encoder, KafkaExporterConfig};
 use tributary::exporters::template::Template;
+use tributary::pipeline::admission::Received;
 use tributary::pipeline::attributes::key_value;
 use tributary::pipeline::batch::{Batch, Payload, Signal};
-use tributary::pipeline::encoded::EncodedGroups;
 use tributary::receivers::otlp::{check_wellformed, decode, Encoding};
 
 fn main() {
@@ -260,6 +260,38 @@ mod otlp_decode {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The protobuf walk that answers for `decode` without building the request, on the same bodies.
+
+#[divan::bench_group]
+mod otlp_wire_check {
+    use super::*;
+    use tributary::receivers::otlp::wire_check::well_formed_items;
+
+    fn run(bencher: Bencher, signal: Signal) {
+        let body = body(signal, Encoding::Protobuf);
+        assert_eq!(well_formed_items(signal, &body), Some(REQUEST_ITEMS));
+        bencher
+            .counter(ItemsCount::new(REQUEST_ITEMS))
+            .bench(|| well_formed_items(signal, black_box(&body)));
+    }
+
+    #[divan::bench]
+    fn traces(bencher: Bencher) {
+        run(bencher, Signal::Traces);
+    }
+
+    #[divan::bench]
+    fn logs(bencher: Bencher) {
+        run(bencher, Signal::Logs);
+    }
+
+    #[divan::bench]
+    fn metrics(bencher: Bencher) {
+        run(bencher, Signal::Metrics);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The well-formedness check alone (`decode` above includes it).
 
 // Fixed sample sizes here: divan's own tuning can settle on one iteration a sample after a cold
@@ -407,34 +439,39 @@ mod kafka_encode {
 
     /// `otlp_proto` from the bytes the requests arrived in, as the receivers hand them over
     /// when no processor changes them: records are cut from those bytes, not encoded again.
-    fn received(bencher: Bencher, signal: Signal) {
+    /// `walked`: the receiver only walked the bytes, and no item was ever decoded.
+    fn received(bencher: Bencher, signal: Signal, walked: bool) {
         let yaml = format!("{{ brokers: [127.0.0.1:9092], topic: {PLACEHOLDER_TOPIC:?} }}");
         let config: KafkaExporterConfig = serde_saphyr::from_str(&yaml).expect("parses");
         let mut batch = Batch::new(Payload::empty(signal), "otlp".into());
         for (seed, start) in (0..BATCH_ITEMS).step_by(REQUEST_ITEMS).enumerate() {
             let payload = request(signal, seed, REQUEST_ITEMS.min(BATCH_ITEMS - start));
-            let mut one = Batch::new(payload, "otlp".into());
-            one.encoded = EncodedGroups::of(&one.payload);
+            let one = Batch::received(Received::protobuf(payload, walked), "otlp".into());
             batch.context.items += one.items();
             batch.append(one).expect("same signal");
         }
-        assert!(batch.encoded.is_some());
+        assert!(batch.encoded().is_some());
         plan(bencher, &config, batch);
     }
 
     #[divan::bench]
     fn traces_otlp_proto_received(bencher: Bencher) {
-        received(bencher, Signal::Traces);
+        received(bencher, Signal::Traces, false);
+    }
+
+    #[divan::bench]
+    fn traces_otlp_proto_walked(bencher: Bencher) {
+        received(bencher, Signal::Traces, true);
     }
 
     #[divan::bench]
     fn logs_otlp_proto_received(bencher: Bencher) {
-        received(bencher, Signal::Logs);
+        received(bencher, Signal::Logs, false);
     }
 
     #[divan::bench]
     fn metrics_otlp_proto_received(bencher: Bencher) {
-        received(bencher, Signal::Metrics);
+        received(bencher, Signal::Metrics, false);
     }
 
     #[divan::bench]

@@ -38,7 +38,7 @@ pub async fn run(
     deadline_passed: CancellationToken,
 ) {
     loop {
-        let batch = tokio::select! {
+        let mut batch = tokio::select! {
             biased;
             _ = deadline_passed.cancelled() => return,
             received = input.recv() => match received {
@@ -47,21 +47,21 @@ pub async fn run(
             },
         };
         if config.verbosity != Verbosity::None {
-            let text = describe(&batch, config.verbosity);
+            let text = describe(&mut batch, config.verbosity);
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "{id}: {text}");
         }
         metrics::counter!(names::EXPORTER_SENT, "exporter" => id.clone())
             .increment(batch.items() as u64);
-        if !matches!(batch.payload, Payload::DeadLetters(_)) {
+        if !batch.is_dead_letters() {
             ledger::exited(Exit::Delivered, batch.items());
         }
         batch.context.receipts.settle();
     }
 }
 
-pub fn describe(batch: &Batch, verbosity: Verbosity) -> String {
-    let groups = match &batch.payload {
+pub fn describe(batch: &mut Batch, verbosity: Verbosity) -> String {
+    let groups = match batch.resources() {
         Payload::Traces(r) => r.resource_spans.len(),
         Payload::Metrics(r) => r.resource_metrics.len(),
         Payload::Logs(r) => r.resource_logs.len(),
@@ -73,7 +73,10 @@ pub fn describe(batch: &Batch, verbosity: Verbosity) -> String {
         batch.items(),
         batch.context.source
     );
-    match (verbosity, &batch.payload) {
+    if verbosity == Verbosity::Basic || verbosity == Verbosity::None {
+        return summary;
+    }
+    match (verbosity, batch.payload()) {
         (Verbosity::None | Verbosity::Basic, _) => summary,
         (Verbosity::Detailed, Payload::DeadLetters(dead)) => {
             let lines: Vec<String> = dead
@@ -97,11 +100,11 @@ mod tests {
 
     #[test]
     fn basic_is_one_line_and_detailed_adds_the_otlp_json() {
-        let batch = Batch::new(Payload::empty(Signal::Logs), "otlp".into());
+        let mut batch = Batch::new(Payload::empty(Signal::Logs), "otlp".into());
         assert_eq!(
-            describe(&batch, Verbosity::Basic),
+            describe(&mut batch, Verbosity::Basic),
             "logs 0 items in 0 resource groups from otlp"
         );
-        assert!(describe(&batch, Verbosity::Detailed).ends_with(r#"{"resourceLogs":[]}"#));
+        assert!(describe(&mut batch, Verbosity::Detailed).ends_with(r#"{"resourceLogs":[]}"#));
     }
 }

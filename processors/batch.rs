@@ -184,57 +184,65 @@ impl BatchProcessor {
         let template = batch.clone_context_only();
         // Every pending batch that takes a piece takes a share; the originals are then done.
         let receipts = std::mem::take(&mut batch.context.receipts);
-        // The received bytes go along while the payload goes whole.
-        let mut encoded = batch.encoded.take();
-        let parts = if self.keys.is_empty() {
-            BTreeMap::from([(Vec::new(), batch.payload)])
-        } else {
-            encoded = None;
-            group_by_resource(batch.payload, &self.keys)
-        };
         let (max_items, max_bytes) = (self.config.max_items(), self.config.max_bytes());
+        let size = |batch: &Batch| match max_bytes {
+            usize::MAX => 0,
+            _ => batch.encoded_len(),
+        };
+        // A batch that goes whole keeps its received bytes, and its items undecoded.
+        let whole = self.keys.is_empty() && batch.items() <= max_items && size(&batch) <= max_bytes;
+        let pieces: Vec<(Vec<String>, Batch)> = if whole {
+            vec![(Vec::new(), batch)]
+        } else {
+            let parts = if self.keys.is_empty() {
+                BTreeMap::from([(Vec::new(), batch.into_payload())])
+            } else {
+                group_by_resource(batch.into_payload(), &self.keys)
+            };
+            parts
+                .into_iter()
+                .flat_map(|(key, payload)| {
+                    let cut = payload.item_count() > max_items
+                        || (max_bytes != usize::MAX && payload.encoded_len() > max_bytes);
+                    let pieces = match cut {
+                        true => chunk(payload, max_items, max_bytes),
+                        false => vec![payload],
+                    };
+                    let template = &template;
+                    pieces.into_iter().map(move |piece| {
+                        (
+                            key.clone(),
+                            template.clone_context_only().with_payload(piece),
+                        )
+                    })
+                })
+                .collect()
+        };
         let mut ready = Vec::new();
-        for (key, payload) in parts {
-            let mut bytes = if max_bytes == usize::MAX {
-                0
-            } else {
-                payload.encoded_len()
-            };
-            let pieces = if payload.item_count() > max_items || bytes > max_bytes {
-                encoded = None;
-                chunk(payload, max_items, max_bytes)
-            } else {
-                vec![payload]
-            };
-            for piece in pieces {
-                if max_bytes != usize::MAX {
-                    bytes = piece.encoded_len();
-                }
-                let mut piece = template.clone_context_only().with_payload(piece);
-                piece.encoded = encoded.take();
-                let overflows = self.pending.get(&key).is_some_and(|p| {
-                    p.batch.items() + piece.items() > max_items || p.bytes + bytes > max_bytes
-                });
-                if overflows {
-                    ready.extend(self.pending.remove(&key).map(|p| p.batch));
-                }
-                let timeout = self.config.timeout;
-                let pending = self.pending.entry(key.clone()).or_insert_with(|| Pending {
-                    batch: template.clone_context_only(),
-                    bytes: 0,
-                    flush_at: Instant::now() + timeout,
-                });
-                pending.batch.context.items += piece.items();
-                if !receipts.is_empty() {
-                    pending.batch.context.receipts.extend(receipts.clone());
-                }
-                pending.bytes += bytes;
-                if let Err(e) = pending.batch.append(piece) {
-                    unreachable!("a pipeline carries one signal: {e}");
-                }
-                if pending.batch.items() >= self.config.send_batch_size {
-                    ready.extend(self.pending.remove(&key).map(|p| p.batch));
-                }
+        for (key, piece) in pieces {
+            let bytes = size(&piece);
+            let overflows = self.pending.get(&key).is_some_and(|p| {
+                p.batch.items() + piece.items() > max_items || p.bytes + bytes > max_bytes
+            });
+            if overflows {
+                ready.extend(self.pending.remove(&key).map(|p| p.batch));
+            }
+            let timeout = self.config.timeout;
+            let pending = self.pending.entry(key.clone()).or_insert_with(|| Pending {
+                batch: template.clone_context_only(),
+                bytes: 0,
+                flush_at: Instant::now() + timeout,
+            });
+            pending.batch.context.items += piece.items();
+            if !receipts.is_empty() {
+                pending.batch.context.receipts.extend(receipts.clone());
+            }
+            pending.bytes += bytes;
+            if let Err(e) = pending.batch.append(piece) {
+                unreachable!("a pipeline carries one signal: {e}");
+            }
+            if pending.batch.items() >= self.config.send_batch_size {
+                ready.extend(self.pending.remove(&key).map(|p| p.batch));
             }
         }
         receipts.settle();

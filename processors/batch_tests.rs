@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::config::ComponentId;
+use crate::pipeline::admission::Received;
 use crate::pipeline::batch::{Payload, Signal};
 
 fn spans(n: usize) -> Batch {
@@ -73,9 +74,9 @@ async fn flushes_as_soon_as_the_size_is_reached() {
     for _ in 0..3 {
         h.input.send(spans(2)).await.unwrap();
     }
-    let batch = h.output.recv().await.unwrap();
+    let mut batch = h.output.recv().await.unwrap();
     assert_eq!(batch.items(), 6);
-    assert_eq!(batch.payload.item_count(), 6);
+    assert_eq!(batch.payload().item_count(), 6);
     assert!(h.output.try_recv().is_err());
 }
 
@@ -132,7 +133,7 @@ fn spans_of(instance: &str, n: usize) -> Batch {
     use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
     use opentelemetry_proto::tonic::resource::v1::Resource;
     let mut batch = spans(n);
-    let Payload::Traces(request) = &mut batch.payload else {
+    let Payload::Traces(request) = batch.payload_mut() else {
         unreachable!()
     };
     request.resource_spans[0].resource = Some(Resource {
@@ -163,8 +164,8 @@ async fn inputs_larger_than_the_maximum_are_split() {
     drop(h.input);
     h.task.await.unwrap();
     let mut sizes = Vec::new();
-    while let Ok(batch) = h.output.try_recv() {
-        assert_eq!(batch.items(), batch.payload.item_count());
+    while let Ok(mut batch) = h.output.try_recv() {
+        assert_eq!(batch.items(), batch.payload().item_count());
         sizes.push(batch.items());
     }
     assert_eq!(sizes.iter().sum::<usize>(), 12);
@@ -188,8 +189,8 @@ async fn batch_by_keeps_one_instance_per_batch() {
     }
     let first = h.output.recv().await.unwrap();
     let second = h.output.recv().await.unwrap();
-    for batch in [first, second] {
-        let Payload::Traces(request) = &batch.payload else {
+    for mut batch in [first, second] {
+        let Payload::Traces(request) = batch.payload() else {
             unreachable!()
         };
         let instances: std::collections::BTreeSet<_> = request
@@ -203,31 +204,61 @@ async fn batch_by_keeps_one_instance_per_batch() {
     drop(h.deadline_passed);
 }
 
-fn received(batch: Batch) -> Batch {
-    Batch {
-        encoded: crate::pipeline::encoded::EncodedGroups::of(&batch.payload),
-        ..batch
-    }
+fn received(batch: Batch, walked: bool) -> Batch {
+    let source = batch.context.source.clone();
+    Batch::received(Received::protobuf(batch.into_payload(), walked), source)
+}
+
+fn span_count(payload: &Payload) -> usize {
+    let Payload::Traces(request) = payload else {
+        unreachable!()
+    };
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum()
 }
 
 #[tokio::test(start_paused = true)]
 async fn received_bytes_go_along_while_every_request_in_the_batch_has_them() {
     let mut h = start(6, Duration::from_secs(3600));
-    for _ in 0..3 {
-        h.input.send(received(spans(2))).await.unwrap();
+    for walked in [false, true, false] {
+        h.input.send(received(spans(2), walked)).await.unwrap();
     }
-    let batch = h.output.recv().await.unwrap();
-    let encoded = batch.encoded.expect("kept");
+    let mut batch = h.output.recv().await.unwrap();
+    let encoded = batch.encoded().expect("kept").clone();
     assert_eq!(encoded.len(), 3);
-    let Payload::Traces(decoded) = batch.payload else {
-        unreachable!()
-    };
-    assert_eq!(encoded.request(), prost::Message::encode_to_vec(&decoded));
+    assert_eq!(encoded.request(), batch.payload().encode_protobuf());
+    assert_eq!(span_count(batch.payload()), 6);
 
-    h.input.send(received(spans(2))).await.unwrap();
+    h.input.send(received(spans(2), false)).await.unwrap();
     h.input.send(spans(2)).await.unwrap();
-    h.input.send(received(spans(2))).await.unwrap();
-    let batch = h.output.recv().await.unwrap();
+    h.input.send(received(spans(2), true)).await.unwrap();
+    let mut batch = h.output.recv().await.unwrap();
     assert_eq!(batch.items(), 6);
-    assert!(batch.encoded.is_none(), "one request came without them");
+    assert!(batch.encoded().is_none(), "one request came without them");
+    assert_eq!(
+        span_count(batch.payload()),
+        6,
+        "the walked request was decoded"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn walked_requests_stay_undecoded_through_the_batch() {
+    let mut h = start(4, Duration::from_secs(3600));
+    for _ in 0..2 {
+        h.input.send(received(spans(2), true)).await.unwrap();
+    }
+    let mut batch = h.output.recv().await.unwrap();
+    assert_eq!(batch.items(), 4);
+    assert_eq!(
+        span_count(batch.resources()),
+        0,
+        "nothing decoded the spans"
+    );
+    assert_eq!(batch.encoded().map(|e| e.item_count()), Some(4));
+    assert_eq!(span_count(batch.payload()), 4);
 }

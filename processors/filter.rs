@@ -165,7 +165,7 @@ impl InlineProcessor for FilterProcessor {
         self.counters.received.increment(received as u64);
         let mut dropped = 0;
         items::retain(
-            &mut batch.payload,
+            batch.payload_mut(),
             |item| if self.drops(item) { Err(()) } else { Ok(()) },
             |_, ()| dropped += 1,
         );

@@ -8,10 +8,10 @@ fn processor(yaml: &str) -> FilterProcessor {
 }
 
 fn kept(filter: &FilterProcessor, batch: Batch) -> usize {
-    let out = filter.process(batch, &mut Outcome::default()).unwrap();
+    let mut out = filter.process(batch, &mut Outcome::default()).unwrap();
     assert_eq!(
         out.items(),
-        out.payload.item_count(),
+        out.payload().item_count(),
         "the count follows the payload"
     );
     out.items()

@@ -204,12 +204,12 @@ impl InlineProcessor for TagProcessor {
         let items = batch.items();
         self.counters.received.increment(items as u64);
         if !self.resource_steps.is_empty() {
-            items::resource_attributes_mut(&mut batch.payload, |attributes| {
+            items::resource_attributes_mut(batch.payload_mut(), |attributes| {
                 apply(&self.resource_steps, attributes)
             });
         }
         if !self.item_steps.is_empty() {
-            items::item_attributes_mut(&mut batch.payload, |attributes| {
+            items::item_attributes_mut(batch.payload_mut(), |attributes| {
                 apply(&self.item_steps, attributes)
             });
         }

@@ -78,8 +78,8 @@ fn hash_replaces_a_value_with_its_sha256() {
     let tag = processor("actions: [{ key: user.email, action: hash, context: attributes }]");
     let mut span = span("a", 1);
     span.attributes.push(kv("user.email", "a@example.com"));
-    let out = run(&tag, traces(None, vec![span]));
-    let Payload::Traces(request) = &out.payload else {
+    let mut out = run(&tag, traces(None, vec![span]));
+    let Payload::Traces(request) = out.payload() else {
         panic!()
     };
     let value = crate::processors::items::find(
@@ -99,7 +99,7 @@ fn item_context_touches_data_points_and_not_the_resource() {
     let tag = processor(
         "actions: [{ key: unit.kind, action: upsert, value: percent, context: attributes }]",
     );
-    let out = run(
+    let mut out = run(
         &tag,
         metrics(vec![(
             database(),
@@ -110,7 +110,7 @@ fn item_context_touches_data_points_and_not_the_resource() {
         )]),
     );
     assert_eq!(resource_value(&out, "unit.kind"), None);
-    let Payload::Metrics(request) = &out.payload else {
+    let Payload::Metrics(request) = out.payload() else {
         panic!()
     };
     let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];

@@ -124,7 +124,7 @@ pub fn counters(name: &str) -> super::ProcessorCounters {
 }
 
 pub fn resource_value(batch: &Batch, key: &str) -> Option<String> {
-    let attributes = match &batch.payload {
+    let attributes = match batch.resources() {
         Payload::Traces(r) => &r.resource_spans[0].resource.as_ref()?.attributes,
         Payload::Metrics(r) => &r.resource_metrics[0].resource.as_ref()?.attributes,
         Payload::Logs(r) => &r.resource_logs[0].resource.as_ref()?.attributes,

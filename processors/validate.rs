@@ -518,7 +518,7 @@ impl InlineProcessor for ValidateProcessor {
         let on_invalid = self.config.on_invalid;
         let mut refused = 0;
         items::retain(
-            &mut batch.payload,
+            batch.payload_mut(),
             |item| self.check(item, now),
             |single, violation| {
                 refused += 1;

@@ -37,10 +37,10 @@ fn gds_metric_v1_removes_each_invalid_point_and_dead_letters_it_with_context() {
         (database(), vec![gauge("", vec![point(3.0, &[])])]),
     ]);
     let (out, outcome) = run(&gds, batch);
-    let out = out.unwrap();
+    let mut out = out.unwrap();
     assert_eq!(out.items(), 2);
-    assert_eq!(out.payload.item_count(), 2);
-    let Payload::Metrics(request) = &out.payload else {
+    assert_eq!(out.payload().item_count(), 2);
+    let Payload::Metrics(request) = out.payload() else {
         panic!()
     };
     assert_eq!(
@@ -155,7 +155,7 @@ on_invalid: drop
     with(&|s| s.start_time_unix_nano = NOW - 2 * 3_600_000_000_000);
     with(&|s| s.span_id = vec![0; 8]);
     let mut batch = traces(resource(&[("service.name", "checkout")]), spans);
-    let crate::pipeline::batch::Payload::Traces(request) = &mut batch.payload else {
+    let crate::pipeline::batch::Payload::Traces(request) = batch.payload_mut() else {
         panic!()
     };
     // Every span but the second has the required attribute.
@@ -172,7 +172,7 @@ on_invalid: drop
     let now = NOW + 1;
     let mut reasons = Vec::new();
     crate::processors::items::retain(
-        &mut batch.payload,
+        batch.payload_mut(),
         |item| rules.check(item, now),
         |_, v: Violation| reasons.push(v.rule),
     );
@@ -187,7 +187,7 @@ on_invalid: drop
             "check_ids"
         ]
     );
-    assert_eq!(batch.payload.item_count(), 1);
+    assert_eq!(batch.payload().item_count(), 1);
 }
 
 #[test]

@@ -208,13 +208,14 @@ impl FileExporter {
         let items = batch.items() as u64;
         let receipts = std::mem::take(&mut batch.context.receipts);
         let mut all_written = true;
-        let counts_out = !matches!(batch.payload, Payload::DeadLetters(_));
+        let counts_out = !batch.is_dead_letters();
         metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone()).increment(items);
         let signal = batch.signal();
+        let payload = batch.into_payload();
         let units = if self.path.is_literal() {
-            vec![batch.payload]
+            vec![payload]
         } else {
-            resource_groups(batch.payload)
+            resource_groups(payload)
         };
         for unit in units {
             let rendered = self.path.render_lenient(

@@ -8,6 +8,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use super::gds::{self, GdsNames};
 use super::{Encoding, KafkaExporterConfig};
 use crate::exporters::template::Template;
+use crate::pipeline::admission::Received;
 use crate::pipeline::attributes::{first_item_attributes, first_resource_attributes};
 use crate::pipeline::batch::{Batch, DeadLetter, Payload, Signal};
 use crate::pipeline::chunk::{append_item, chunk, merge_equal_resources, resource_groups};
@@ -133,7 +134,10 @@ impl Encoder {
             records: Vec::new(),
             dead_letters: Vec::new(),
         };
-        if let Payload::DeadLetters(dead) = batch.payload {
+        if batch.is_dead_letters() {
+            let Payload::DeadLetters(dead) = batch.into_payload() else {
+                unreachable!("a batch of dead letters")
+            };
             for letter in dead.letters {
                 let topic = self
                     .topic
@@ -160,19 +164,16 @@ impl Encoder {
                 .key
                 .as_ref()
                 .is_some_and(Template::uses_item_attributes);
-        if !per_item && self.encoding == Encoding::OtlpProto {
-            if let Some(encoded) = batch
-                .encoded
-                .filter(|e| e.len() == batch.payload.group_count())
-            {
-                self.plan_encoded(batch.payload, encoded, &pipeline, &mut planned);
-                return planned;
-            }
+        if !per_item && self.encoding == Encoding::OtlpProto && batch.encoded().is_some() {
+            let (received, _) = batch.into_received();
+            self.plan_encoded(received, &pipeline, &mut planned);
+            return planned;
         }
+        let payload = batch.into_payload();
         let units = if per_item {
-            batch.payload.into_items()
+            payload.into_items()
         } else {
-            resource_groups(merge_equal_resources(batch.payload))
+            resource_groups(merge_equal_resources(payload))
         };
         // Consecutive units bound for the same topic and key share a record in OTLP encodings.
         let mut pending: Option<(String, Option<String>, Payload)> = None;
@@ -203,17 +204,19 @@ impl Encoder {
     }
 
     /// Records from the groups' received bytes, merged as `merge_equal_resources` merges
-    /// decoded groups; the decoded groups are still needed for the topic and key, and for
-    /// what becomes a dead letter.
-    fn plan_encoded(
-        &self,
-        payload: Payload,
-        encoded: EncodedGroups,
-        pipeline: &str,
-        planned: &mut Planned,
-    ) {
+    /// decoded groups. The groups' resources give the topic and key; the items are decoded
+    /// only for what becomes a dead letter or is split.
+    fn plan_encoded(&self, received: Received, pipeline: &str, planned: &mut Planned) {
+        let Received {
+            payload,
+            encoded: Some(encoded),
+            items_undecoded,
+        } = received
+        else {
+            unreachable!("planned from received bytes only when the batch has them");
+        };
         debug_assert!(
-            encoded.encodes(&payload),
+            items_undecoded || encoded.encodes(&payload),
             "a stage changed the payload and left the bytes it was received in"
         );
         let signal = payload.signal();
@@ -226,13 +229,22 @@ impl Encoder {
                     unit.append(group).expect("one signal");
                 }
             }
-            let Some((unit, topic, key)) = self.target(unit, pipeline, planned) else {
-                continue;
+            let whole = |unit: Payload| match items_undecoded {
+                false => unit,
+                true => decode_groups(&encoded, signal, &request.groups),
+            };
+            let (topic, key) = match self.render(signal, &unit) {
+                Ok(target) => target,
+                Err((error, error_type)) => {
+                    let letter = self.dead_letter(whole(unit), pipeline, error, error_type);
+                    planned.dead_letters.push(letter);
+                    continue;
+                }
             };
             match request.bytes {
                 Some(value) => {
                     let headers = self.headers(PROTOBUF, OTLP_SCHEMA, signal);
-                    let items = unit.item_count();
+                    let items = request.groups.iter().map(|&i| encoded.items(i)).sum();
                     planned.records.push(self.record(
                         topic,
                         key,
@@ -244,7 +256,7 @@ impl Encoder {
                     ));
                 }
                 // One group over the limit: it is split decoded.
-                None => self.encode_otlp(unit, topic, key, pipeline, planned),
+                None => self.encode_otlp(whole(unit), topic, key, pipeline, planned),
             }
         }
     }
@@ -430,6 +442,18 @@ impl Encoder {
     }
 }
 
+/// Groups `indexes` of `encoded` decoded whole, as one payload.
+fn decode_groups(encoded: &EncodedGroups, signal: Signal, indexes: &[usize]) -> Payload {
+    let mut payload = Payload::empty(signal);
+    for &index in indexes {
+        let group = encoded
+            .decode_group(signal, index)
+            .expect("bytes a receiver walked as well-formed decode");
+        payload.append(group).expect("one signal");
+    }
+    payload
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,13 +547,10 @@ mod tests {
         assert!(planned.dead_letters[0].error.contains("has space"));
     }
 
-    /// The batch as a receiver hands it over from a protobuf body.
-    fn received(batch: Batch) -> Batch {
-        let encoded = EncodedGroups::of(&batch.payload).expect("splits");
-        Batch {
-            encoded: Some(encoded),
-            ..batch
-        }
+    /// The batch as a receiver hands it over from a protobuf body, decoded or only walked.
+    fn received(batch: Batch, walked: bool) -> Batch {
+        let source = batch.context.source.clone();
+        Batch::received(Received::protobuf(batch.into_payload(), walked), source)
     }
 
     fn read_back(planned: &Planned) -> Vec<(String, Option<String>, usize, Payload)> {
@@ -554,34 +575,51 @@ mod tests {
             ("db-1", &[("c", 40)]),
         ]);
         let decoded = encoder.plan(batch.clone());
-        let passed_on = encoder.plan(received(batch));
-        assert_eq!(read_back(&passed_on), read_back(&decoded));
-        assert_eq!(passed_on.records.len(), 2, "db-1's groups share a record");
-        assert!(passed_on.records[0]
-            .headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v == b"application/x-protobuf"));
+        for walked in [false, true] {
+            let passed_on = encoder.plan(received(batch.clone(), walked));
+            assert_eq!(read_back(&passed_on), read_back(&decoded));
+            assert_eq!(passed_on.records.len(), 2, "db-1's groups share a record");
+            assert!(passed_on.records[0]
+                .headers
+                .iter()
+                .any(|(k, v)| k == "content-type" && v == b"application/x-protobuf"));
+        }
     }
 
     #[test]
     fn received_bytes_over_the_limit_are_cut_as_decoded_ones_are() {
         let encoder = encoder("{ brokers: [b:1], topic: logs, max_record_bytes: 4KiB }");
-        let planned = encoder.plan(received(logs(&[
-            ("db-1", &[("a", 1500), ("a", 1500)]),
-            ("db-1", &[("a", 1500), ("a", 1500), ("a", 9000)]),
-            ("db-2", &[("a", 100)]),
-        ])));
-        assert!(planned.records.iter().all(|r| r.value.len() <= 4096));
-        assert_eq!(planned.records.iter().map(|r| r.items).sum::<usize>(), 5);
-        assert_eq!(planned.dead_letters.len(), 1);
-        assert_eq!(planned.dead_letters[0].error_type, "RecordTooLarge");
+        for walked in [false, true] {
+            let batch = logs(&[
+                ("db-1", &[("a", 1500), ("a", 1500)]),
+                ("db-1", &[("a", 1500), ("a", 1500), ("a", 9000)]),
+                ("db-2", &[("a", 100)]),
+            ]);
+            let planned = encoder.plan(received(batch, walked));
+            assert!(planned.records.iter().all(|r| r.value.len() <= 4096));
+            assert_eq!(planned.records.iter().map(|r| r.items).sum::<usize>(), 5);
+            assert_eq!(planned.dead_letters.len(), 1);
+            assert_eq!(planned.dead_letters[0].error_type, "RecordTooLarge");
+            assert_eq!(
+                planned.dead_letters[0].item.item_count(),
+                1,
+                "the item, decoded"
+            );
+        }
     }
 
     #[test]
     fn a_group_without_its_topic_attribute_is_dead_lettered_from_received_bytes_too() {
         let encoder = encoder(r#"{ brokers: [b:1], topic: "logs.${resource:tenant}" }"#);
-        let planned = encoder.plan(received(logs(&[("db-1", &[("a", 1)])])));
-        assert!(planned.records.is_empty());
-        assert_eq!(planned.dead_letters[0].error_type, "MissingAttribute");
+        for walked in [false, true] {
+            let planned = encoder.plan(received(logs(&[("db-1", &[("a", 1)])]), walked));
+            assert!(planned.records.is_empty());
+            assert_eq!(planned.dead_letters[0].error_type, "MissingAttribute");
+            assert_eq!(
+                planned.dead_letters[0].item.item_count(),
+                1,
+                "the item, decoded"
+            );
+        }
     }
 }

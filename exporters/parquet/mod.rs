@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ComponentId, ConfigError};
 use crate::exporters::kafka::gds::GdsNames;
-use crate::pipeline::batch::{Batch, Payload, Signal};
+use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::dead_letter::rfc3339;
 use crate::pipeline::ids::with_ids_from;
 use crate::pipeline::ledger::{self, Exit};
@@ -262,7 +262,7 @@ impl ParquetExporter {
         metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone())
             .increment(items as u64);
         let receipts = std::mem::take(&mut batch.context.receipts);
-        if let Payload::DeadLetters(_) = batch.payload {
+        if batch.is_dead_letters() {
             // Validation keeps dead letters away (`takes_dead_letters`); they were counted out.
             tracing::error!(exporter = %self.id, "the parquet exporter takes no dead letters; they are dropped");
             return;
@@ -270,8 +270,8 @@ impl ParquetExporter {
         let signal = batch.signal();
         let table = &self.tables[signal as usize];
         // A batch a disk queue hands over again gets the record ids it had the first time.
-        let rows = match with_ids_from(batch.context.id_seed, || table.rows(batch.payload, &NAMES))
-        {
+        let id_seed = batch.context.id_seed;
+        let rows = match with_ids_from(id_seed, || table.rows(batch.into_payload(), &NAMES)) {
             Ok(rows) => rows,
             Err(e) => return self.fail(items, &e.into()),
         };

@@ -176,7 +176,7 @@ fn metric_rows_are_the_standard_messages_in_columns() {
             vec![gauge("nan", vec![point(f64::NAN, &[])])],
         ),
     ]);
-    let payload = batch.payload;
+    let payload = batch.into_payload();
     let rows = Table::of(Signal::Metrics)
         .rows(payload.clone(), &NAMES)
         .unwrap();
@@ -253,7 +253,9 @@ fn log_rows_are_the_standard_messages_in_columns() {
     quiet.time_unix_nano = 0;
     quiet.observed_time_unix_nano = NOW + 2_000_000;
     let batch = logs(database(), vec![record, quiet]);
-    let rows = Table::of(Signal::Logs).rows(batch.payload, &NAMES).unwrap();
+    let rows = Table::of(Signal::Logs)
+        .rows(batch.into_payload(), &NAMES)
+        .unwrap();
     assert_eq!(rows.num_rows(), 2);
     assert_eq!(text(&rows, "level", 0).as_deref(), Some("ERROR"));
     assert_eq!(text(&rows, "level", 1).as_deref(), Some("NOTICE"));
@@ -297,7 +299,7 @@ fn spans_have_a_table_of_their_own() {
         vec![failed, span("root", 2)],
     );
     let rows = Table::of(Signal::Traces)
-        .rows(batch.payload, &NAMES)
+        .rows(batch.into_payload(), &NAMES)
         .unwrap();
     assert_eq!(rows.num_rows(), 2);
     assert_eq!(text(&rows, "trace_id", 0), Some("01".repeat(16)));
@@ -329,7 +331,9 @@ fn a_batch_handed_over_again_gets_the_same_record_ids() {
     let rows = |seed| {
         let batch = logs(database(), vec![log("a", 9), log("b", 9)]);
         let rows = with_ids_from(seed, || {
-            Table::of(Signal::Logs).rows(batch.payload, &NAMES).unwrap()
+            Table::of(Signal::Logs)
+                .rows(batch.into_payload(), &NAMES)
+                .unwrap()
         });
         [text(&rows, "record_id", 0), text(&rows, "record_id", 1)]
     };

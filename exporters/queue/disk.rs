@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::segment::{self, Next};
 use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
-use crate::pipeline::batch::{Batch, DeadLetterRoute, Payload};
+use crate::pipeline::batch::{Batch, DeadLetterRoute};
 use crate::pipeline::ledger::{self, Exit};
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::telemetry::names;
@@ -236,7 +236,7 @@ impl DiskQueue {
                 received = input.recv(), if input_open && held.is_none() => match received {
                     // Dead letters (a file or debug exporter takes both) pass straight through:
                     // the segment format holds OTLP data only.
-                    Some(batch) if matches!(batch.payload, Payload::DeadLetters(_)) => {
+                    Some(batch) if batch.is_dead_letters() => {
                         if output.send(batch).await.is_err() {
                             break;
                         }

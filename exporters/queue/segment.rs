@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use crate::pipeline::admission::Received;
 use crate::pipeline::batch::{decode_protobuf, Batch, Payload, Signal};
 use crate::pipeline::encoded::EncodedGroups;
 
@@ -28,7 +29,7 @@ pub struct Stored {
 
 /// The whole record for `batch`, or `None` for what a disk queue cannot hold (dead letters).
 pub fn encode(seq: u64, batch: &Batch) -> Option<Vec<u8>> {
-    if matches!(batch.payload, Payload::DeadLetters(_)) {
+    if matches!(batch.resources(), Payload::DeadLetters(_)) {
         return None;
     }
     let pipeline = batch
@@ -37,10 +38,7 @@ pub fn encode(seq: u64, batch: &Batch) -> Option<Vec<u8>> {
         .as_ref()
         .map_or("", |route| route.pipeline());
     let source: &str = &batch.context.source;
-    let payload = match &batch.encoded {
-        Some(encoded) => encoded.request(),
-        None => batch.payload.encode_protobuf(),
-    };
+    let payload = batch.encode_protobuf();
     let mut body =
         Vec::with_capacity(8 + 4 + 1 + 4 + pipeline.len() + source.len() + payload.len());
     body.extend_from_slice(&seq.to_le_bytes());
@@ -76,8 +74,12 @@ fn decode(body: &[u8]) -> Option<Stored> {
     let (pipeline, source) = (name()?, name()?);
     let rest = Bytes::copy_from_slice(rest);
     let payload = decode_protobuf(signal, &rest)?;
-    let mut batch = Batch::new(payload, source.into());
-    batch.encoded = EncodedGroups::split(&rest, batch.payload.group_count());
+    let received = Received {
+        encoded: EncodedGroups::split(&rest, payload.group_items()),
+        payload,
+        items_undecoded: false,
+    };
+    let batch = Batch::received(received, source.into());
     Some(Stored {
         seq,
         items,
@@ -88,7 +90,7 @@ fn decode(body: &[u8]) -> Option<Stored> {
 
 pub enum Next {
     Record {
-        stored: Stored,
+        stored: Box<Stored>,
         end: u64,
     },
     /// Nothing more: the end of the file.
@@ -120,7 +122,10 @@ pub fn read_at(file: &mut File, offset: u64, file_len: u64) -> std::io::Result<N
         return Ok(Next::Torn);
     }
     Ok(match decode(&body) {
-        Some(stored) => Next::Record { stored, end },
+        Some(stored) => Next::Record {
+            stored: Box::new(stored),
+            end,
+        },
         None => Next::Torn,
     })
 }

@@ -35,8 +35,8 @@ fn batch(name: &str) -> Batch {
     traces(None, vec![span(name, 1); 20])
 }
 
-fn names(batch: &Batch) -> String {
-    match &batch.payload {
+fn names(batch: &mut Batch) -> String {
+    match batch.payload() {
         crate::pipeline::batch::Payload::Traces(request) => {
             request.resource_spans[0].scope_spans[0].spans[0]
                 .name
@@ -80,7 +80,7 @@ async fn run_queue(
         let Ok(Some(mut batch)) = tokio::time::timeout(idle, exporter.recv()).await else {
             break;
         };
-        seen.push(names(&batch));
+        seen.push(names(&mut batch));
         let receipts = std::mem::take(&mut batch.context.receipts);
         if settle(index) {
             receipts.settle();

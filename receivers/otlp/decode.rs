@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use serde::de::DeserializeOwned;
 
-use super::wellformed;
+use super::{wellformed, wire_check};
 use crate::pipeline::admission::{Admitted, Received};
 use crate::pipeline::batch::{Payload, Signal};
 use crate::pipeline::encoded::EncodedGroups;
@@ -98,18 +98,38 @@ pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Payload
 }
 
 /// As `decode`, keeping a protobuf body's resource groups as they came, for exporters to send
-/// on unless a processor changes them.
+/// on unless a processor changes them. A protobuf body that walks as well-formed is not
+/// decoded beyond its resources: the first stage that reads items decodes them, and in a
+/// pipeline that only forwards them none does.
 pub fn decode_received(
     signal: Signal,
     encoding: Encoding,
     body: &bytes::Bytes,
 ) -> Result<Received, DecodeError> {
+    if encoding == Encoding::Protobuf {
+        let walked = wire_check::well_formed_group_items(signal, body)
+            .and_then(|items| EncodedGroups::split(body, items));
+        if let Some(encoded) = walked {
+            if let Some(resources) = encoded.resources(signal) {
+                return Ok(Received {
+                    payload: resources,
+                    encoded: Some(encoded),
+                    items_undecoded: true,
+                });
+            }
+        }
+    }
+    // Not walked as well-formed: decoding says what is wrong, if anything is.
     let payload = decode(signal, encoding, body)?;
     let encoded = match encoding {
-        Encoding::Protobuf => EncodedGroups::split(body, payload.group_count()),
+        Encoding::Protobuf => EncodedGroups::split(body, payload.group_items()),
         Encoding::Json => None,
     };
-    Ok(Received { payload, encoded })
+    Ok(Received {
+        payload,
+        encoded,
+        items_undecoded: false,
+    })
 }
 
 fn protobuf<T: Message + Default>(signal: Signal, body: &[u8]) -> Result<T, DecodeError> {

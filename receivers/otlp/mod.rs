@@ -9,6 +9,7 @@ mod status;
 #[cfg(feature = "tls")]
 mod tls;
 mod wellformed;
+pub mod wire_check;
 
 use std::path::PathBuf;
 use std::sync::Arc;

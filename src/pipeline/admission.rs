@@ -15,10 +15,12 @@ use super::Routes;
 use crate::telemetry::names;
 
 /// What a receiver hands over: the decoded payload, and the bytes of its groups when it came
-/// as protobuf.
+/// as protobuf. With `items_undecoded`, the payload holds only each group's resource and
+/// schema URL, and the bytes (walked and found well-formed) hold the items.
 pub struct Received {
     pub payload: Payload,
     pub encoded: Option<EncodedGroups>,
+    pub items_undecoded: bool,
 }
 
 impl From<Payload> for Received {
@@ -26,6 +28,26 @@ impl From<Payload> for Received {
         Received {
             payload,
             encoded: None,
+            items_undecoded: false,
+        }
+    }
+}
+
+impl Received {
+    /// What a receiver keeps of `payload` sent as protobuf: decoded, or only walked (the items
+    /// left in the bytes). For tests and benchmarks that start from decoded data.
+    pub fn protobuf(payload: Payload, walked: bool) -> Received {
+        let encoded = EncodedGroups::of(&payload).expect("an encoded payload walks");
+        let payload = match walked {
+            true => encoded
+                .resources(payload.signal())
+                .expect("resources decode"),
+            false => payload,
+        };
+        Received {
+            payload,
+            encoded: Some(encoded),
+            items_undecoded: walked,
         }
     }
 }
@@ -202,11 +224,9 @@ impl Admission {
         received: impl Into<Received>,
         receipts: Receipts,
     ) -> Result<Admitted, Refusal> {
-        let Received { payload, encoded } = received.into();
-        let signal = payload.signal();
-        let mut batch = Batch::new(payload, self.receiver.clone());
+        let mut batch = Batch::received(received.into(), self.receiver.clone());
+        let signal = batch.signal();
         batch.context.receipts = receipts;
-        batch.encoded = encoded;
         let items = batch.items() as u64;
         let counters = self.counters(signal);
         counters.received.increment(items);

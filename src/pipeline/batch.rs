@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 
+use super::admission::Received;
 pub use super::dead_letter::{DeadLetter, DeadLetters};
 use super::encoded::EncodedGroups;
 
@@ -91,6 +92,34 @@ impl Payload {
                 .map(|s| s.log_records.len())
                 .sum(),
             Payload::DeadLetters(letters) => letters.letters.len(),
+        }
+    }
+
+    /// The items of each resource group (dead letters: one for each letter).
+    pub fn group_items(&self) -> Vec<usize> {
+        match self {
+            Payload::Traces(req) => req
+                .resource_spans
+                .iter()
+                .map(|r| r.scope_spans.iter().map(|s| s.spans.len()).sum())
+                .collect(),
+            Payload::Metrics(req) => req
+                .resource_metrics
+                .iter()
+                .map(|r| {
+                    r.scope_metrics
+                        .iter()
+                        .flat_map(|s| &s.metrics)
+                        .map(|m| data_point_count(m.data.as_ref()))
+                        .sum()
+                })
+                .collect(),
+            Payload::Logs(req) => req
+                .resource_logs
+                .iter()
+                .map(|r| r.scope_logs.iter().map(|s| s.log_records.len()).sum())
+                .collect(),
+            Payload::DeadLetters(letters) => vec![1; letters.letters.len()],
         }
     }
 
@@ -320,6 +349,24 @@ mod items {
     }
 }
 
+/// One encoded `Resource{Spans,Metrics,Logs}` as a payload of one group, if it decodes.
+pub fn decode_group(signal: Signal, group: &[u8]) -> Option<Payload> {
+    use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+    use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+    use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+    Some(match signal {
+        Signal::Traces => Payload::Traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans::decode(group).ok()?],
+        }),
+        Signal::Metrics => Payload::Metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics::decode(group).ok()?],
+        }),
+        Signal::Logs => Payload::Logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs::decode(group).ok()?],
+        }),
+    })
+}
+
 /// A protobuf `Export*ServiceRequest` of the signal, if it decodes.
 pub fn decode_protobuf(signal: Signal, bytes: &[u8]) -> Option<Payload> {
     Some(match signal {
@@ -404,13 +451,17 @@ impl fmt::Debug for DeadLetterRoute {
     }
 }
 
+/// The payload is private so that no stage can read items that were not decoded, or change
+/// items and leave the bytes they were received in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    pub payload: Payload,
+    /// Whole, or (while `items_undecoded`) only each group's resource and schema URL.
+    payload: Payload,
     pub context: DeliveryContext,
-    /// The payload's groups as they were received, while nothing has changed them: a stage
-    /// that changes the payload sets this to `None`.
-    pub encoded: Option<EncodedGroups>,
+    /// The payload's groups as they were received, while nothing has changed them.
+    encoded: Option<EncodedGroups>,
+    /// The items are in `encoded` alone: no stage has needed them decoded yet.
+    items_undecoded: bool,
 }
 
 impl Batch {
@@ -426,7 +477,107 @@ impl Batch {
                 id_seed: None,
             },
             encoded: None,
+            items_undecoded: false,
         }
+    }
+
+    /// A batch of what a receiver decoded, or only walked (items counted and checked, not
+    /// decoded), keeping the bytes it came in.
+    pub fn received(received: Received, source: Arc<str>) -> Batch {
+        let Received {
+            payload,
+            encoded,
+            items_undecoded,
+        } = received;
+        let items = match (&encoded, items_undecoded) {
+            (Some(encoded), true) => encoded.item_count(),
+            _ => payload.item_count(),
+        };
+        let mut batch = Batch::new(payload, source);
+        batch.context.items = items;
+        batch.items_undecoded = items_undecoded && encoded.is_some();
+        batch.encoded = encoded;
+        batch
+    }
+
+    /// The whole payload, decoding the items from the received bytes if no stage has yet.
+    pub fn payload(&mut self) -> &Payload {
+        self.decode_items();
+        &self.payload
+    }
+
+    /// The whole payload to change: the received bytes are dropped, as they would no longer
+    /// match.
+    pub fn payload_mut(&mut self) -> &mut Payload {
+        self.decode_items();
+        self.encoded = None;
+        &mut self.payload
+    }
+
+    pub fn into_payload(mut self) -> Payload {
+        self.decode_items();
+        self.payload
+    }
+
+    /// Each group's resource and schema URL; scopes and items may be missing (undecoded).
+    pub fn resources(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The groups as received, while nothing has changed them.
+    pub fn encoded(&self) -> Option<&EncodedGroups> {
+        self.encoded.as_ref()
+    }
+
+    /// The protobuf size of the payload (the received bytes' while the batch has them).
+    pub fn encoded_len(&self) -> usize {
+        match &self.encoded {
+            Some(encoded) => encoded.encoded_len(),
+            None => self.payload.encoded_len(),
+        }
+    }
+
+    pub fn is_dead_letters(&self) -> bool {
+        matches!(self.payload, Payload::DeadLetters(_))
+    }
+
+    /// The protobuf `Export*ServiceRequest`: the received bytes while the batch has them.
+    pub fn encode_protobuf(&self) -> Vec<u8> {
+        match &self.encoded {
+            Some(encoded) => encoded.request(),
+            None => self.payload.encode_protobuf(),
+        }
+    }
+
+    /// For a stage about to change the payload by parts: decodes what is undecoded and drops
+    /// the received bytes.
+    pub fn drop_received_bytes(&mut self) {
+        self.payload_mut();
+    }
+
+    /// Resources (or the whole payload), and the received bytes with whether they alone hold
+    /// the items: for a stage that sends the bytes on.
+    pub fn into_received(self) -> (Received, DeliveryContext) {
+        let received = Received {
+            payload: self.payload,
+            encoded: self.encoded,
+            items_undecoded: self.items_undecoded,
+        };
+        (received, self.context)
+    }
+
+    fn decode_items(&mut self) {
+        if !std::mem::take(&mut self.items_undecoded) {
+            return;
+        }
+        let encoded = self
+            .encoded
+            .as_ref()
+            .expect("undecoded items have their bytes");
+        // The receiver's walk accepted these bytes only where decoding them cannot fail.
+        self.payload = encoded
+            .decode(self.payload.signal())
+            .expect("bytes a receiver walked as well-formed decode");
     }
 
     pub fn signal(&self) -> Signal {
@@ -450,19 +601,27 @@ impl Batch {
         self.context.items = payload.item_count();
         self.payload = payload;
         self.encoded = None;
+        self.items_undecoded = false;
         self
     }
 
     /// Moves `other`'s payload (its resource groups) into this one, and its encoded groups
     /// while both have them. Items are the caller's to count.
-    pub fn append(&mut self, other: Batch) -> Result<(), SignalMismatch> {
-        // No groups yet: every one of them (none) has its bytes.
-        let mine = match self.payload.group_count() {
-            0 => Some(EncodedGroups::default()),
-            _ => self.encoded.take(),
-        };
-        self.encoded = match (mine, other.encoded) {
-            (Some(mut mine), Some(theirs)) => {
+    pub fn append(&mut self, mut other: Batch) -> Result<(), SignalMismatch> {
+        // No groups yet: every one of them (none) has its bytes, and its items decoded or not.
+        let empty = self.payload.group_count() == 0;
+        if empty {
+            self.items_undecoded = other.items_undecoded;
+            self.encoded = Some(EncodedGroups::default());
+        }
+        let bytes_both = self.encoded.is_some() && other.encoded.is_some();
+        if !bytes_both || self.items_undecoded != other.items_undecoded {
+            // Mixed: the merged batch holds its items decoded.
+            self.decode_items();
+            other.decode_items();
+        }
+        self.encoded = match (self.encoded.take(), other.encoded) {
+            (Some(mut mine), Some(theirs)) if bytes_both => {
                 mine.append(theirs);
                 Some(mine)
             }

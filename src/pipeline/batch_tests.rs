@@ -91,3 +91,59 @@ fn into_items_gives_one_payload_per_item_with_its_context() {
     assert_eq!(spans.len(), 3);
     assert!(spans.iter().all(|p| p.item_count() == 1));
 }
+
+fn walked(payload: Payload) -> Batch {
+    Batch::received(Received::protobuf(payload, true), "otlp".into())
+}
+
+#[test]
+fn a_walked_batch_counts_its_items_and_decodes_them_when_read() {
+    let original = traces_with(&[3, 2]);
+    let mut batch = walked(original.clone());
+    assert_eq!(batch.items(), 5);
+    assert_eq!(batch.resources().group_count(), 2);
+    assert_eq!(batch.resources().item_count(), 0, "not decoded yet");
+    assert_eq!(batch.encode_protobuf(), original.encode_protobuf());
+    assert_eq!(batch.payload(), &original);
+    assert!(batch.encoded().is_some(), "reading keeps the bytes");
+    assert_eq!(walked(original.clone()).into_payload(), original);
+}
+
+#[test]
+fn changing_the_payload_drops_the_received_bytes() {
+    let mut batch = walked(traces_with(&[1]));
+    let Payload::Traces(request) = batch.payload_mut() else {
+        unreachable!()
+    };
+    request.resource_spans[0].scope_spans[0]
+        .spans
+        .push(Span::default());
+    assert!(batch.encoded().is_none());
+    assert_eq!(batch.encode_protobuf(), traces_with(&[2]).encode_protobuf());
+}
+
+#[test]
+fn appending_keeps_walked_items_undecoded_only_while_every_part_is() {
+    let mut both = walked(traces_with(&[1]));
+    both.append(walked(traces_with(&[2]))).unwrap();
+    assert_eq!(both.resources().item_count(), 0);
+    assert_eq!(both.encoded().map(EncodedGroups::item_count), Some(3));
+    assert_eq!(both.payload(), &traces_with(&[1, 2]));
+
+    let decoded = Batch::received(Received::protobuf(traces_with(&[4]), false), "otlp".into());
+    let mut mixed = walked(traces_with(&[1]));
+    mixed.append(decoded).unwrap();
+    assert_eq!(
+        mixed.resources(),
+        &traces_with(&[1, 4]),
+        "decoded on append"
+    );
+    assert_eq!(mixed.encoded().map(EncodedGroups::len), Some(2));
+
+    let mut without_bytes = walked(traces_with(&[1]));
+    without_bytes
+        .append(Batch::new(traces_with(&[2]), "json".into()))
+        .unwrap();
+    assert!(without_bytes.encoded().is_none());
+    assert_eq!(without_bytes.resources(), &traces_with(&[1, 2]));
+}

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use super::batch::Payload;
+use super::batch::{decode_group, Payload, Signal};
 
 /// The field of an `Export*ServiceRequest` holding its resource groups.
 const REQUEST_GROUPS: u32 = 1;
@@ -22,17 +22,20 @@ const REQUEST_GROUPS: u32 = 1;
 const GROUP_SCOPES: u32 = 2;
 const LENGTH_DELIMITED: u8 = 2;
 
-/// The encoded resource groups of a batch, one for each decoded group, in the same order.
+/// The encoded resource groups of a batch, one for each decoded group, in the same order, with
+/// the items each holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EncodedGroups {
     groups: Vec<Bytes>,
+    items: Vec<usize>,
 }
 
 impl EncodedGroups {
-    /// The groups of `request`, an encoded `Export*ServiceRequest`, when it has `expected` of
-    /// them (as many as decoding it gave): `None` for bytes that do not walk cleanly.
-    pub fn split(request: &Bytes, expected: usize) -> Option<EncodedGroups> {
-        let mut groups = Vec::with_capacity(expected);
+    /// The groups of `request`, an encoded `Export*ServiceRequest`, when it has one for each
+    /// count in `items` (the items of each, as decoding or walking it counted them): `None` for
+    /// bytes that do not walk cleanly.
+    pub fn split(request: &Bytes, items: Vec<usize>) -> Option<EncodedGroups> {
+        let mut groups = Vec::with_capacity(items.len());
         for field in fields(request)? {
             if field.number != REQUEST_GROUPS {
                 continue;
@@ -42,14 +45,53 @@ impl EncodedGroups {
             }
             groups.push(request.slice(field.value));
         }
-        (groups.len() == expected).then_some(EncodedGroups { groups })
+        (groups.len() == items.len()).then_some(EncodedGroups { groups, items })
     }
 
     /// What a receiver keeps of `payload` sent as protobuf: for tests and benchmarks that
     /// start from decoded data.
     pub fn of(payload: &Payload) -> Option<EncodedGroups> {
         let request = Bytes::from(payload.encode_protobuf());
-        EncodedGroups::split(&request, payload.group_count())
+        EncodedGroups::split(&request, payload.group_items())
+    }
+
+    /// The size of `request()`, without building it.
+    pub fn encoded_len(&self) -> usize {
+        self.groups.iter().map(|g| field_size(g.len())).sum()
+    }
+
+    pub fn item_count(&self) -> usize {
+        self.items.iter().sum()
+    }
+
+    /// The items of group `index`.
+    pub fn items(&self, index: usize) -> usize {
+        self.items[index]
+    }
+
+    /// Every group decoded whole.
+    pub fn decode(&self, signal: Signal) -> Option<Payload> {
+        let mut payload = Payload::empty(signal);
+        for group in &self.groups {
+            payload.append(decode_group(signal, group)?).ok()?;
+        }
+        Some(payload)
+    }
+
+    /// Group `index` decoded whole, as a payload of one group.
+    pub fn decode_group(&self, signal: Signal, index: usize) -> Option<Payload> {
+        decode_group(signal, &self.groups[index])
+    }
+
+    /// Each group's resource and schema URL decoded, without its scopes and items.
+    pub fn resources(&self, signal: Signal) -> Option<Payload> {
+        let mut payload = Payload::empty(signal);
+        for group in &self.groups {
+            let parts = GroupParts::of(group)?;
+            let group = decode_group(signal, &parts.identity(group))?;
+            payload.append(group).ok()?;
+        }
+        Some(payload)
     }
 
     pub fn len(&self) -> usize {
@@ -62,6 +104,7 @@ impl EncodedGroups {
 
     pub fn append(&mut self, other: EncodedGroups) {
         self.groups.extend(other.groups);
+        self.items.extend(other.items);
     }
 
     /// The whole `Export*ServiceRequest` holding every group.

@@ -53,10 +53,10 @@ fn each_group_is_the_bytes_of_its_decoded_group() {
 #[test]
 fn bytes_that_do_not_match_the_decoded_count_or_do_not_walk_keep_nothing() {
     let bytes = Bytes::from(request(&[("a", 1), ("b", 1)]).encode_to_vec());
-    assert!(EncodedGroups::split(&bytes, 1).is_none());
-    assert!(EncodedGroups::split(&bytes.slice(..bytes.len() - 1), 2).is_none());
-    assert!(EncodedGroups::split(&Bytes::from_static(&[0x0b]), 0).is_none());
-    let empty = EncodedGroups::split(&Bytes::new(), 0).expect("an empty request splits");
+    assert!(EncodedGroups::split(&bytes, vec![1]).is_none());
+    assert!(EncodedGroups::split(&bytes.slice(..bytes.len() - 1), vec![1, 1]).is_none());
+    assert!(EncodedGroups::split(&Bytes::from_static(&[0x0b]), vec![]).is_none());
+    let empty = EncodedGroups::split(&Bytes::new(), vec![]).expect("an empty request splits");
     assert!(empty.is_empty());
 }
 
@@ -110,7 +110,7 @@ fn a_group_alone_keeps_fields_this_version_does_not_know() {
     let mut bytes = vec![0x0a];
     prost::encoding::encode_varint(group.len() as u64, &mut bytes);
     bytes.extend_from_slice(&group);
-    let groups = EncodedGroups::split(&Bytes::from(bytes.clone()), 1).unwrap();
+    let groups = EncodedGroups::split(&Bytes::from(bytes.clone()), vec![1]).unwrap();
     let requests = groups.requests(usize::MAX);
     assert_eq!(requests[0].bytes.as_deref(), Some(&bytes[..]));
     assert_eq!(decoded(&bytes), original);

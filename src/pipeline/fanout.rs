@@ -2,7 +2,7 @@
 
 use tokio::sync::mpsc;
 
-use super::batch::{Batch, Payload};
+use super::batch::Batch;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FanoutError {
@@ -90,7 +90,7 @@ impl Reserved<'_> {
 
 /// Each extra copy is an item of its own in the ledger (dead letters were counted already).
 fn count_copies(batch: &Batch, extra: usize) {
-    if extra > 0 && !matches!(batch.payload, Payload::DeadLetters(_)) {
+    if extra > 0 && !batch.is_dead_letters() {
         super::ledger::received(batch.items() * extra);
     }
 }
