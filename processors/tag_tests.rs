@@ -146,3 +146,26 @@ fn validation_names_each_bad_action() {
     let paths: Vec<String> = config.validate().into_iter().map(|e| e.path).collect();
     assert_eq!(paths, ["actions[0]", "actions[1]", "actions[2].from_env"]);
 }
+
+#[test]
+fn a_walked_batch_is_decoded_and_loses_its_received_bytes_when_tagged() {
+    let tag = processor("resource: { deployment.environment: production }");
+    let decoded = traces(resource(&[]), vec![span("a", 1), span("b", 1)]);
+    let source = decoded.context.source.clone();
+    let walked = Batch::received(
+        crate::pipeline::admission::Received::protobuf(decoded.into_payload(), true),
+        source,
+    );
+    let mut out = run(&tag, walked);
+    assert!(out.encoded().is_none(), "the bytes no longer match");
+    assert_eq!(out.items(), 2);
+    assert_eq!(
+        out.payload().item_count(),
+        2,
+        "the spans were decoded, not lost"
+    );
+    assert_eq!(
+        resource_value(&out, "deployment.environment").as_deref(),
+        Some("production")
+    );
+}

@@ -164,7 +164,10 @@ impl Encoder {
                 .key
                 .as_ref()
                 .is_some_and(Template::uses_item_attributes);
-        if !per_item && self.encoding == Encoding::OtlpProto && batch.encoded().is_some() {
+        let bytes_match = batch
+            .encoded()
+            .is_some_and(|e| e.len() == batch.resources().group_count());
+        if !per_item && self.encoding == Encoding::OtlpProto && bytes_match {
             let (received, _) = batch.into_received();
             self.plan_encoded(received, &pipeline, &mut planned);
             return planned;

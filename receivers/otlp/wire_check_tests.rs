@@ -48,8 +48,26 @@ fn walk_checked(signal: Signal, body: &[u8]) -> Option<usize> {
             well_formed_group_items(signal, body),
             Some(group_items(signal, body))
         );
+        received_undecoded_as_prost_decodes(signal, body, items);
     }
     walked
+}
+
+/// What the receiver makes of a body the walk accepted: a batch whose items stay undecoded,
+/// counted as the walk counted them, and decoding (group by group, later) to what prost
+/// makes of the whole body.
+fn received_undecoded_as_prost_decodes(signal: Signal, body: &[u8], items: usize) {
+    use crate::pipeline::batch::Batch;
+    use crate::receivers::otlp::decode::{decode_received, Encoding};
+    let bytes = bytes::Bytes::copy_from_slice(body);
+    let received = decode_received(signal, Encoding::Protobuf, &bytes).expect("accepted");
+    assert!(received.items_undecoded, "{signal:?}: walked, not decoded");
+    let batch = Batch::received(received, "test".into());
+    assert_eq!(batch.items(), items);
+    let expected = crate::pipeline::batch::decode_protobuf(signal, body).expect("decodes");
+    // Compared encoded: a NaN attribute is never equal to itself.
+    let decoded = batch.into_payload().encode_protobuf();
+    assert!(decoded == expected.encode_protobuf(), "{signal:?}");
 }
 
 /// The items of each resource group, as the full decode sees them.
@@ -67,6 +85,7 @@ fn accepted(signal: Signal, body: &[u8]) -> usize {
     );
     let groups = well_formed_group_items(signal, body);
     assert_eq!(groups, Some(group_items(signal, body)), "{signal:?}");
+    received_undecoded_as_prost_decodes(signal, body, expected);
     expected
 }
 

@@ -608,6 +608,14 @@ impl Batch {
     /// Moves `other`'s payload (its resource groups) into this one, and its encoded groups
     /// while both have them. Items are the caller's to count.
     pub fn append(&mut self, mut other: Batch) -> Result<(), SignalMismatch> {
+        let same_kind =
+            std::mem::discriminant(&self.payload) == std::mem::discriminant(&other.payload);
+        if !same_kind || self.signal() != other.signal() {
+            return Err(SignalMismatch {
+                expected: self.signal(),
+                found: other.signal(),
+            });
+        }
         // No groups yet: every one of them (none) has its bytes, and its items decoded or not.
         let empty = self.payload.group_count() == 0;
         if empty {
