@@ -491,11 +491,13 @@ impl Batch {
         } = received;
         let items = match (&encoded, items_undecoded) {
             (Some(encoded), true) => encoded.item_count(),
+            // Items in no bytes and not decoded would be lost without a trace.
+            (None, true) => panic!("a receiver handed over undecoded items without their bytes"),
             _ => payload.item_count(),
         };
         let mut batch = Batch::new(payload, source);
         batch.context.items = items;
-        batch.items_undecoded = items_undecoded && encoded.is_some();
+        batch.items_undecoded = items_undecoded;
         batch.encoded = encoded;
         batch
     }

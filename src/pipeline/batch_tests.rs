@@ -147,3 +147,14 @@ fn appending_keeps_walked_items_undecoded_only_while_every_part_is() {
     assert!(without_bytes.encoded().is_none());
     assert_eq!(without_bytes.resources(), &traces_with(&[1, 2]));
 }
+
+#[test]
+#[should_panic(expected = "undecoded items without their bytes")]
+fn undecoded_items_without_bytes_are_refused_loudly() {
+    let received = Received {
+        payload: traces_with(&[0]),
+        encoded: None,
+        items_undecoded: true,
+    };
+    Batch::received(received, "otlp".into());
+}
