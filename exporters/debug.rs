@@ -61,24 +61,18 @@ pub async fn run(
 }
 
 pub fn describe(batch: &mut Batch, verbosity: Verbosity) -> String {
-    let groups = match batch.resources() {
-        Payload::Traces(r) => r.resource_spans.len(),
-        Payload::Metrics(r) => r.resource_metrics.len(),
-        Payload::Logs(r) => r.resource_logs.len(),
-        Payload::DeadLetters(d) => d.letters.len(),
-    };
+    let groups = batch.resources().group_count();
     let summary = format!(
         "{} {} items in {groups} resource groups from {}",
         batch.signal(),
         batch.items(),
         batch.context.source
     );
-    if verbosity == Verbosity::Basic || verbosity == Verbosity::None {
+    if verbosity != Verbosity::Detailed {
         return summary;
     }
-    match (verbosity, batch.payload()) {
-        (Verbosity::None | Verbosity::Basic, _) => summary,
-        (Verbosity::Detailed, Payload::DeadLetters(dead)) => {
+    match batch.payload() {
+        Payload::DeadLetters(dead) => {
             let lines: Vec<String> = dead
                 .letters
                 .iter()
@@ -86,7 +80,7 @@ pub fn describe(batch: &mut Batch, verbosity: Verbosity) -> String {
                 .collect();
             format!("{summary}\n{}", lines.join("\n"))
         }
-        (Verbosity::Detailed, data) => {
+        data => {
             let json = data.to_otlp_json().unwrap_or_default();
             format!("{summary}\n{}", String::from_utf8_lossy(&json))
         }

@@ -13,7 +13,6 @@ use crate::pipeline::attributes::{first_item_attributes, first_resource_attribut
 use crate::pipeline::batch::{Batch, DeadLetter, Payload, Signal};
 use crate::pipeline::chunk::{append_item, chunk, merge_equal_resources, resource_groups};
 use crate::pipeline::dead_letter::KafkaCoordinates;
-use crate::pipeline::encoded::EncodedGroups;
 use crate::pipeline::ids::new_record_id;
 
 const OTLP_SCHEMA: &str = "otlp/1";
@@ -168,7 +167,7 @@ impl Encoder {
             .encoded()
             .is_some_and(|e| e.len() == batch.resources().group_count());
         if !per_item && self.encoding == Encoding::OtlpProto && bytes_match {
-            let (received, _) = batch.into_received();
+            let received = batch.into_received();
             self.plan_encoded(received, &pipeline, &mut planned);
             return planned;
         }
@@ -234,7 +233,9 @@ impl Encoder {
             }
             let whole = |unit: Payload| match items_undecoded {
                 false => unit,
-                true => decode_groups(&encoded, signal, &request.groups),
+                true => encoded
+                    .decode_groups(signal, request.groups.iter().copied())
+                    .expect("bytes a receiver walked as well-formed decode"),
             };
             let (topic, key) = match self.render(signal, &unit) {
                 Ok(target) => target,
@@ -443,18 +444,6 @@ impl Encoder {
     ) -> DeadLetter {
         DeadLetter::new(item, error, error_type, self.exporter.clone(), pipeline)
     }
-}
-
-/// Groups `indexes` of `encoded` decoded whole, as one payload.
-fn decode_groups(encoded: &EncodedGroups, signal: Signal, indexes: &[usize]) -> Payload {
-    let mut payload = Payload::empty(signal);
-    for &index in indexes {
-        let group = encoded
-            .decode_group(signal, index)
-            .expect("bytes a receiver walked as well-formed decode");
-        payload.append(group).expect("one signal");
-    }
-    payload
 }
 
 #[cfg(test)]

@@ -71,28 +71,7 @@ impl Payload {
 
     /// Items are spans, metric data points or log records: what users count, not requests.
     pub fn item_count(&self) -> usize {
-        match self {
-            Payload::Traces(req) => req
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .map(|s| s.spans.len())
-                .sum(),
-            Payload::Metrics(req) => req
-                .resource_metrics
-                .iter()
-                .flat_map(|r| &r.scope_metrics)
-                .flat_map(|s| &s.metrics)
-                .map(|m| data_point_count(m.data.as_ref()))
-                .sum(),
-            Payload::Logs(req) => req
-                .resource_logs
-                .iter()
-                .flat_map(|r| &r.scope_logs)
-                .map(|s| s.log_records.len())
-                .sum(),
-            Payload::DeadLetters(letters) => letters.letters.len(),
-        }
+        self.group_items().into_iter().sum()
     }
 
     /// The items of each resource group (dead letters: one for each letter).
@@ -551,21 +530,14 @@ impl Batch {
         }
     }
 
-    /// For a stage about to change the payload by parts: decodes what is undecoded and drops
-    /// the received bytes.
-    pub fn drop_received_bytes(&mut self) {
-        self.payload_mut();
-    }
-
     /// Resources (or the whole payload), and the received bytes with whether they alone hold
     /// the items: for a stage that sends the bytes on.
-    pub fn into_received(self) -> (Received, DeliveryContext) {
-        let received = Received {
+    pub fn into_received(self) -> Received {
+        Received {
             payload: self.payload,
             encoded: self.encoded,
             items_undecoded: self.items_undecoded,
-        };
-        (received, self.context)
+        }
     }
 
     fn decode_items(&mut self) {

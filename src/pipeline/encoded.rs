@@ -71,16 +71,22 @@ impl EncodedGroups {
 
     /// Every group decoded whole.
     pub fn decode(&self, signal: Signal) -> Option<Payload> {
-        let mut payload = Payload::empty(signal);
-        for group in &self.groups {
-            payload.append(decode_group(signal, group)?).ok()?;
-        }
-        Some(payload)
+        self.decode_groups(signal, 0..self.groups.len())
     }
 
-    /// Group `index` decoded whole, as a payload of one group.
-    pub fn decode_group(&self, signal: Signal, index: usize) -> Option<Payload> {
-        decode_group(signal, &self.groups[index])
+    /// The groups at `indexes` decoded whole, as one payload.
+    pub fn decode_groups(
+        &self,
+        signal: Signal,
+        indexes: impl IntoIterator<Item = usize>,
+    ) -> Option<Payload> {
+        let mut payload = Payload::empty(signal);
+        for index in indexes {
+            payload
+                .append(decode_group(signal, &self.groups[index])?)
+                .ok()?;
+        }
+        Some(payload)
     }
 
     /// Each group's resource and schema URL decoded, without its scopes and items.
