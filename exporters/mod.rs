@@ -31,6 +31,7 @@ pub enum ExporterConfig {
 
 impl ComponentConfig for ExporterConfig {
     const KIND: Kind = Kind::Exporter;
+    const TYPES: &'static [&'static str] = TYPES;
 
     fn from_type<'de, D: serde::Deserializer<'de>>(
         type_name: &str,
@@ -209,7 +210,7 @@ service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [parquet] }
 "#;
-        let errors: Vec<String> = crate::config::Config::parse(text, |_| None)
+        let errors: Vec<String> = crate::runtime::Config::parse(text, |_| None)
             .expect_err("no parquet in this build")
             .iter()
             .map(ToString::to_string)

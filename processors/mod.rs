@@ -10,14 +10,10 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use metrics::Counter;
-
-use crate::pipeline::ledger::{CountedOut, Exit};
-
 use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
 use crate::pipeline::batch::Signal;
 use crate::pipeline::inline::SharedInline;
-use crate::telemetry::names;
+pub use crate::pipeline::processor_counters::ProcessorCounters;
 
 pub const TYPES: &[&str] = &["batch", "tag", "validate", "filter"];
 
@@ -31,6 +27,7 @@ pub enum ProcessorConfig {
 
 impl ComponentConfig for ProcessorConfig {
     const KIND: Kind = Kind::Processor;
+    const TYPES: &'static [&'static str] = TYPES;
 
     fn from_type<'de, D: serde::Deserializer<'de>>(
         type_name: &str,
@@ -105,51 +102,6 @@ impl ProcessorConfig {
             ProcessorConfig::Filter(config) => {
                 ProcessorStage::Inline(Arc::new(filter::FilterProcessor::new(config, counters())))
             }
-        }
-    }
-}
-
-/// Every item a processor receives ends in exactly one of passed, dropped, dead-lettered or
-/// refused (or, at a shutdown deadline, undrained).
-#[derive(Clone)]
-pub struct ProcessorCounters {
-    pub received: Counter,
-    pub passed: Counter,
-    pub dropped: CountedOut,
-    pub dead_lettered: CountedOut,
-    pub refused: Counter,
-    pub undrained: CountedOut,
-}
-
-impl ProcessorCounters {
-    pub fn new(id: &ComponentId, pipeline: &str) -> ProcessorCounters {
-        let labels = |outcome: &'static str| {
-            [
-                ("processor", id.to_string()),
-                ("pipeline", pipeline.to_string()),
-                ("outcome", outcome.to_string()),
-            ]
-        };
-        let base = [
-            ("processor", id.to_string()),
-            ("pipeline", pipeline.to_string()),
-        ];
-        ProcessorCounters {
-            received: metrics::counter!(names::PROCESSOR_RECEIVED, &base),
-            passed: metrics::counter!(names::PROCESSOR_ITEMS, &labels("passed")),
-            dropped: CountedOut::new(
-                metrics::counter!(names::PROCESSOR_ITEMS, &labels("dropped")),
-                Exit::Dropped,
-            ),
-            dead_lettered: CountedOut::new(
-                metrics::counter!(names::PROCESSOR_ITEMS, &labels("dead_lettered")),
-                Exit::DeadLettered,
-            ),
-            refused: metrics::counter!(names::PROCESSOR_ITEMS, &labels("refused")),
-            undrained: CountedOut::new(
-                metrics::counter!(names::PROCESSOR_ITEMS, &labels("undrained")),
-                Exit::Undrained,
-            ),
         }
     }
 }

@@ -22,6 +22,7 @@ pub enum ReceiverConfig {
 
 impl ComponentConfig for ReceiverConfig {
     const KIND: Kind = Kind::Receiver;
+    const TYPES: &'static [&'static str] = TYPES;
 
     fn from_type<'de, D: serde::Deserializer<'de>>(
         type_name: &str,

@@ -2,7 +2,9 @@
 //! pipelines of `collector.yaml` and delivers it to Kafka without silent loss.
 
 pub mod config;
+pub mod model;
 pub mod pipeline;
+pub mod runtime;
 pub mod telemetry;
 pub mod workload;
 

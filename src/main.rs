@@ -5,8 +5,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
-use tributary::config::{Config, Kind};
-use tributary::pipeline::{memory, Service};
+use tributary::config::{ComponentConfig, Kind};
+use tributary::exporters::ExporterConfig;
+use tributary::pipeline::memory;
+use tributary::processors::ProcessorConfig;
+use tributary::receivers::ReceiverConfig;
+use tributary::runtime::{Config, Service};
 use tributary::telemetry::{self, Health};
 
 #[cfg(feature = "mimalloc")]
@@ -67,8 +71,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Components => {
+            let types = |kind: Kind| match kind {
+                Kind::Receiver => ReceiverConfig::TYPES,
+                Kind::Processor => ProcessorConfig::TYPES,
+                Kind::Exporter => ExporterConfig::TYPES,
+            };
             for kind in Kind::ALL {
-                println!("{}: {}", kind.section(), kind.types().join(", "));
+                println!("{}: {}", kind.section(), types(kind).join(", "));
             }
             ExitCode::SUCCESS
         }

@@ -125,7 +125,7 @@ service:
   pipelines:
     traces: { receivers: [otlp], exporters: [parquet] }
 "#;
-    let errors: Vec<String> = crate::config::Config::parse(text, |_| None)
+    let errors: Vec<String> = crate::runtime::Config::parse(text, |_| None)
         .expect_err("invalid")
         .iter()
         .map(ToString::to_string)
@@ -142,7 +142,7 @@ service:
     let valid = text
         .replace("roll_interval: 0s", "roll_interval: 1m")
         .replace("segment_size: 1KiB", "segment_size: 4KiB");
-    crate::config::Config::parse(&valid, |_| None).unwrap();
+    crate::runtime::Config::parse(&valid, |_| None).unwrap();
 }
 
 #[test]

@@ -10,12 +10,8 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::error::{did_you_mean, ConfigError};
 use super::service::ServiceSection;
-use super::{env, pipelines, ComponentConfig, ComponentId, Config};
-use crate::exporters::ExporterConfig;
-use crate::processors::ProcessorConfig;
-use crate::receivers::ReceiverConfig;
+use super::{did_you_mean, env, pipelines, ComponentConfig, ComponentId, ConfigError, Document};
 
 type Section = Option<BTreeMap<String, Spanned<IgnoredAny>>>;
 
@@ -40,10 +36,15 @@ pub(super) struct Parsed<T> {
     pub locations: BTreeMap<String, Location>,
 }
 
-pub(super) fn parse(
+pub(super) fn parse<R, P, E>(
     text: &str,
     env_lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Config, Vec<ConfigError>> {
+) -> Result<Document<R, P, E>, Vec<ConfigError>>
+where
+    R: ComponentConfig,
+    P: ComponentConfig,
+    E: ComponentConfig,
+{
     let (text, unset) = env::substitute(text, env_lookup);
     let mut errors: Vec<ConfigError> = unset
         .into_iter()
@@ -65,9 +66,9 @@ pub(super) fn parse(
         }
     };
 
-    let receivers = parse_section::<ReceiverConfig>(&text, skeleton.receivers, &mut errors);
-    let processors = parse_section::<ProcessorConfig>(&text, skeleton.processors, &mut errors);
-    let exporters = parse_section::<ExporterConfig>(&text, skeleton.exporters, &mut errors);
+    let receivers = parse_section::<R>(&text, skeleton.receivers, &mut errors);
+    let processors = parse_section::<P>(&text, skeleton.processors, &mut errors);
+    let exporters = parse_section::<E>(&text, skeleton.exporters, &mut errors);
 
     let service = match focus(&text, &["service"], PhantomData::<ServiceSection>) {
         Ok(service) => service,
@@ -85,7 +86,7 @@ pub(super) fn parse(
         errors.sort_by_key(|e| (e.line.is_none(), e.line));
         return Err(errors);
     }
-    Ok(Config {
+    Ok(Document {
         receivers: receivers.by_name.into_values().collect(),
         processors: processors.by_name.into_values().collect(),
         exporters: exporters.by_name.into_values().collect(),
@@ -118,15 +119,15 @@ fn parse_section<T: ComponentConfig>(
                 continue;
             }
         };
-        if !kind.types().contains(&id.type_name()) {
-            let hint = did_you_mean(id.type_name(), kind.types().iter().copied())
+        if !T::TYPES.contains(&id.type_name()) {
+            let hint = did_you_mean(id.type_name(), T::TYPES.iter().copied())
                 .map(|s| format!("did you mean {s:?}? "))
                 .unwrap_or_default();
             let message = format!(
                 "unknown {} type {:?}; {hint}the built-in types are: {}",
                 kind.noun(),
                 id.type_name(),
-                kind.types().join(", ")
+                T::TYPES.join(", ")
             );
             errors.push(ConfigError::new(path, message).at(value.referenced));
             parsed.broken.push(name);

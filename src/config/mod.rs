@@ -1,8 +1,6 @@
 //! `collector.yaml`: loading, environment substitution, component ids and validation.
 
 mod env;
-mod error;
-mod id;
 mod load;
 mod pipelines;
 mod service;
@@ -13,21 +11,19 @@ use std::time::Duration;
 
 use serde::Deserialize as _;
 
-pub use error::{did_you_mean, ConfigError, ConfigErrors};
-pub use id::{ComponentId, IdError};
+pub use crate::model::{did_you_mean, ComponentId, ConfigError, ConfigErrors, IdError, Kind};
 pub use service::{LogFormat, LogsTelemetry, MetricsTelemetry, TelemetryConfig};
 
-use crate::exporters::ExporterConfig;
-use crate::pipeline::batch::Signal;
-use crate::processors::ProcessorConfig;
-use crate::receivers::ReceiverConfig;
+use crate::model::Signal;
 
 /// A validated configuration: every reference resolves and every component config is valid.
+/// Generic over the component configs, which live above this layer: the runtime names the
+/// built-in ones (`runtime::Config`).
 #[derive(Debug)]
-pub struct Config {
-    pub receivers: BTreeMap<ComponentId, ReceiverConfig>,
-    pub processors: BTreeMap<ComponentId, ProcessorConfig>,
-    pub exporters: BTreeMap<ComponentId, ExporterConfig>,
+pub struct Document<R, P, E> {
+    pub receivers: BTreeMap<ComponentId, R>,
+    pub processors: BTreeMap<ComponentId, P>,
+    pub exporters: BTreeMap<ComponentId, E>,
     pub pipelines: Vec<Pipeline>,
     pub telemetry: TelemetryConfig,
     pub shutdown_timeout: Duration,
@@ -46,21 +42,21 @@ pub struct Pipeline {
     pub dead_letter: Vec<ComponentId>,
 }
 
-impl Config {
-    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+impl<R: ComponentConfig, P: ComponentConfig, E: ComponentConfig> Document<R, P, E> {
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
             file: file.clone(),
             errors: vec![ConfigError::new("", format!("cannot read the file: {e}"))],
         })?;
-        Config::parse(&text, |name| std::env::var(name).ok())
+        Self::parse(&text, |name| std::env::var(name).ok())
             .map_err(|errors| ConfigErrors { file, errors })
     }
 
     pub fn parse(
         text: &str,
         env_lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, Vec<ConfigError>> {
+    ) -> Result<Self, Vec<ConfigError>> {
         load::parse(text, env_lookup)
     }
 
@@ -95,6 +91,8 @@ impl Config {
 /// its enum of configs, dispatching on the type name in one `match`.
 pub trait ComponentConfig: Sized {
     const KIND: Kind;
+    /// The type names this kind accepts, for errors and `tributary components`.
+    const TYPES: &'static [&'static str];
 
     fn from_type<'de, D: serde::Deserializer<'de>>(
         type_name: &str,
@@ -157,41 +155,6 @@ pub fn host_port_problem(value: &str) -> Option<String> {
         .rsplit_once(':')
         .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
     (!valid).then(|| format!("expected host:port, found {value:?}"))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Receiver,
-    Processor,
-    Exporter,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Receiver, Kind::Processor, Kind::Exporter];
-
-    pub fn section(self) -> &'static str {
-        match self {
-            Kind::Receiver => "receivers",
-            Kind::Processor => "processors",
-            Kind::Exporter => "exporters",
-        }
-    }
-
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Receiver => "receiver",
-            Kind::Processor => "processor",
-            Kind::Exporter => "exporter",
-        }
-    }
-
-    pub fn types(self) -> &'static [&'static str] {
-        match self {
-            Kind::Receiver => crate::receivers::TYPES,
-            Kind::Processor => crate::processors::TYPES,
-            Kind::Exporter => crate::exporters::TYPES,
-        }
-    }
 }
 
 #[cfg(test)]

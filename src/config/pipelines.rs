@@ -5,11 +5,10 @@ use std::collections::BTreeSet;
 
 use serde_saphyr::Spanned;
 
-use super::error::{did_you_mean, ConfigError};
 use super::load::Parsed;
 use super::service::ServiceSection;
-use super::{ComponentConfig, ComponentId, Pipeline};
-use crate::pipeline::batch::Signal;
+use super::{did_you_mean, ComponentConfig, ComponentId, ConfigError, Pipeline};
+use crate::model::Signal;
 
 pub(super) fn resolve<R, P, E>(
     service: &ServiceSection,

@@ -1,4 +1,7 @@
 use super::*;
+use crate::exporters::ExporterConfig;
+use crate::receivers::ReceiverConfig;
+use crate::runtime::Config;
 
 const VALID: &str = r#"
 receivers:

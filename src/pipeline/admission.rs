@@ -12,7 +12,7 @@ use super::fanout::FanoutError;
 use super::inline::{run_chain, Outcome};
 use super::receipt::{AckLevel, Receipt, Receipts};
 use super::Routes;
-use crate::telemetry::names;
+use crate::model::names;
 
 /// What a receiver hands over: the decoded payload, and the bytes of its groups when it came
 /// as protobuf. With `items_undecoded`, the payload holds only each group's resource and

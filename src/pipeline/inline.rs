@@ -95,7 +95,8 @@ pub async fn run_stage(
     output: Fanout,
     dead_letter: Fanout,
 ) {
-    let counters = crate::processors::ProcessorCounters::new(&context.id, &context.pipeline);
+    let counters =
+        super::processor_counters::ProcessorCounters::new(&context.id, &context.pipeline);
     let deadline = context.deadline_passed.clone();
     loop {
         let batch = tokio::select! {

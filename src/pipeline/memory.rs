@@ -73,7 +73,7 @@ pub fn watch(stop: CancellationToken) {
             let Some(rss) = resident_bytes() else {
                 continue;
             };
-            metrics::gauge!(crate::telemetry::names::RESIDENT_BYTES).set(rss as f64);
+            metrics::gauge!(crate::model::names::RESIDENT_BYTES).set(rss as f64);
             let limit_bytes = LIMIT_BYTES.load(Ordering::Relaxed);
             let over = is_over(rss, limit_bytes);
             OVER_LIMIT.store(over, Ordering::Relaxed);

@@ -8,23 +8,19 @@ pub mod chunk;
 pub mod dead_letter;
 pub mod encoded;
 pub mod fanout;
-mod graph;
 pub mod ids;
 pub mod inline;
 pub mod ledger;
 pub mod memory;
+pub mod processor_counters;
 pub mod receipt;
-mod shutdown;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use graph::Service;
-
-use crate::config::ComponentId;
-use batch::Signal;
+use crate::model::{ComponentId, Signal};
 use fanout::Fanout;
 
 /// Batches, not bytes: each stage holds at most this many batches waiting for it.

@@ -1,4 +1,5 @@
-//! `type/name` component ids, as in the OpenTelemetry Collector: `kafka`, `kafka/dlq`.
+//! `type/name` component ids, as in the OpenTelemetry Collector: `kafka`, `kafka/dlq`, and the
+//! three kinds of component.
 
 use std::fmt;
 
@@ -89,5 +90,32 @@ mod tests {
             Err(IdError::BadType("Kafka".into()))
         );
         assert_eq!(ComponentId::parse("kafka/"), Err(IdError::EmptyName));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Receiver,
+    Processor,
+    Exporter,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Receiver, Kind::Processor, Kind::Exporter];
+
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receivers",
+            Kind::Processor => "processors",
+            Kind::Exporter => "exporters",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+        }
     }
 }

@@ -8,14 +8,15 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::batch::DeadLetterRoute;
-use super::fanout::Fanout;
 use super::shutdown::Tier;
-use super::{
+use super::Config;
+use crate::model::ComponentId;
+use crate::pipeline::batch::DeadLetterRoute;
+use crate::pipeline::fanout::Fanout;
+use crate::pipeline::{
     inline, PipelineEntry, Routes, StageContext, StartError, EXPORTER_QUEUE_ITEMS,
     STAGE_QUEUE_CAPACITY,
 };
-use crate::config::{ComponentId, Config};
 use crate::processors::batch::BatchProcessor;
 use crate::processors::{ProcessorConfig, ProcessorStage};
 use crate::telemetry::Health;
