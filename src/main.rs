@@ -10,7 +10,7 @@ use tributary::exporters::ExporterConfig;
 use tributary::pipeline::memory;
 use tributary::processors::ProcessorConfig;
 use tributary::receivers::ReceiverConfig;
-use tributary::runtime::{Config, Service};
+use tributary::runtime::{Config, ReloadError, Service};
 use tributary::telemetry::{self, Health};
 
 #[cfg(feature = "mimalloc")]
@@ -164,19 +164,20 @@ async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> an
         if new.telemetry != config.telemetry {
             tracing::warn!("service.telemetry changes take effect at the next start");
         }
-        // Everything accepted drains through the old pipelines before the new ones take over.
+        // Unchanged components keep running; what the replaced ones accepted drains first.
         tracing::info!("reloading {}", path.display());
-        service.shutdown(config.shutdown_timeout).await;
-        health.clear();
-        match Service::start(&new, &health).await {
-            Ok(started) => {
-                service = started;
+        match service.reload(&new, &health, config.shutdown_timeout).await {
+            Ok(()) => {
                 config = new;
                 memory::set_limit(config.memory_limit.map_or(0, |b| b.as_u64()));
                 tracing::info!(pipelines = %config.summary(), "reloaded");
             }
-            Err(e) => {
+            Err(e @ ReloadError::NotStarted(_)) => {
+                tracing::error!(error = %e, "the new config did not start");
+            }
+            Err(ReloadError::PartlyApplied(e)) => {
                 tracing::error!(error = %e, "the new config did not start; going back to the previous one");
+                service.shutdown(config.shutdown_timeout).await;
                 health.clear();
                 service = Service::start(&config, &health)
                     .await

@@ -37,6 +37,14 @@ impl Health {
         components.insert(component.to_string(), state);
     }
 
+    /// Forgets a component a reload removed.
+    pub fn remove(&self, component: &str) {
+        self.components
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(component);
+    }
+
     /// Forgets every component, before a reload registers the new ones.
     pub fn clear(&self) {
         self.components

@@ -371,11 +371,12 @@ impl KafkaReceiver {
         error_type: &'static str,
     ) -> bool {
         ledger::received(1);
+        let routes = self.routes.load();
         let entries = match signal {
-            Some(signal) => self.routes.get(signal).unwrap_or_default(),
+            Some(signal) => routes.get(signal).unwrap_or_default(),
             None => Signal::ALL
                 .iter()
-                .find_map(|s| self.routes.get(*s))
+                .find_map(|s| routes.get(*s))
                 .unwrap_or_default(),
         };
         let entry = entries.iter().find(|e| !e.dead_letter.is_empty());

@@ -175,8 +175,9 @@ impl Admission {
         if super::memory::over_limit() {
             return Some(Refusal::MemoryLimit);
         }
-        let entries = self.routes.get(signal)?;
-        entries
+        let routes = self.routes.load();
+        routes
+            .get(signal)?
             .iter()
             .any(|entry| entry.next.is_full())
             .then_some(Refusal::Full)
@@ -235,9 +236,8 @@ impl Admission {
             return Ok(Admitted::default());
         }
         match self.route(batch) {
-            Ok(admitted) => {
+            Ok((admitted, pipelines)) => {
                 counters.accepted.increment(items);
-                let pipelines = self.routes.get(signal).map_or(0, <[_]>::len);
                 super::ledger::received(items as usize * pipelines);
                 Ok(admitted)
             }
@@ -251,12 +251,14 @@ impl Admission {
         }
     }
 
-    fn route(&self, batch: Batch) -> Result<Admitted, Refusal> {
+    /// What was admitted, and into how many pipelines.
+    fn route(&self, batch: Batch) -> Result<(Admitted, usize), Refusal> {
         if super::memory::over_limit() {
             return Err(Refusal::MemoryLimit);
         }
         let signal = batch.signal();
-        let entries = self.routes.get(signal).ok_or(Refusal::NoPipeline(signal))?;
+        let routes = self.routes.load();
+        let entries = routes.get(signal).ok_or(Refusal::NoPipeline(signal))?;
         let mut reserved = Vec::with_capacity(entries.len());
         for entry in entries {
             reserved.push((entry.next.try_reserve()?, entry.dead_letter.try_reserve()?));
@@ -296,7 +298,7 @@ impl Admission {
                 }
             }
         }
-        Ok(admitted)
+        Ok((admitted, entries.len()))
     }
 
     /// Requests refused before their items could be counted (bad encoding, bad auth, ...).

@@ -16,7 +16,7 @@ pub mod processor_counters;
 pub mod receipt;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
@@ -41,19 +41,54 @@ pub struct PipelineEntry {
     pub dead_letter_route: Option<batch::DeadLetterRoute>,
 }
 
-/// Where a receiver sends each signal: every pipeline it feeds.
+/// Where a receiver sends each signal: every pipeline it feeds, at one moment.
 #[derive(Clone, Default)]
-pub struct Routes {
+pub struct RouteMap {
     by_signal: BTreeMap<Signal, Vec<Arc<PipelineEntry>>>,
 }
 
-impl Routes {
+impl RouteMap {
     pub fn add(&mut self, signal: Signal, entry: Arc<PipelineEntry>) {
         self.by_signal.entry(signal).or_default().push(entry);
     }
 
     pub fn get(&self, signal: Signal) -> Option<&[Arc<PipelineEntry>]> {
         self.by_signal.get(&signal).map(Vec::as_slice)
+    }
+}
+
+/// A receiver's routes, which a reload may replace while the receiver keeps running: each
+/// request routes by the map it loaded, so it reaches the old pipelines or the new ones whole,
+/// and the old pipelines drain once the last request that loaded them is done.
+#[derive(Clone, Default)]
+pub struct Routes {
+    current: Arc<RwLock<Arc<RouteMap>>>,
+}
+
+impl Routes {
+    pub fn new(map: RouteMap) -> Routes {
+        Routes {
+            current: Arc::new(RwLock::new(Arc::new(map))),
+        }
+    }
+
+    pub fn load(&self) -> Arc<RouteMap> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn replace(&self, map: RouteMap) {
+        let old = std::mem::replace(
+            &mut *self
+                .current
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Arc::new(map),
+        );
+        // The old pipelines' senders go here, outside the lock.
+        drop(old);
     }
 }
 

@@ -1,5 +1,6 @@
-//! Builds the running graph from a validated config, exporters first so that every sender has
-//! a consumer before data can flow, receivers last.
+//! The running graph: built from a validated config (exporters first, so that every sender has
+//! a consumer before data can flow, receivers last), changed in place by a reload, and stopped
+//! tier by tier within a deadline.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,129 +9,197 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::shutdown::Tier;
+use super::plan::{self, ReloadPlan};
+use super::shutdown::Tasks;
 use super::Config;
+use crate::config::Pipeline;
+use crate::exporters::ExporterConfig;
 use crate::model::ComponentId;
-use crate::pipeline::batch::DeadLetterRoute;
+use crate::pipeline::batch::{Batch, DeadLetterRoute};
 use crate::pipeline::fanout::Fanout;
-use crate::pipeline::{
-    inline, PipelineEntry, Routes, StageContext, StartError, EXPORTER_QUEUE_ITEMS,
-    STAGE_QUEUE_CAPACITY,
-};
+use crate::pipeline::{inline, PipelineEntry, RouteMap, Routes, StageContext, StartError};
 use crate::processors::batch::BatchProcessor;
-use crate::processors::{ProcessorConfig, ProcessorStage};
+use crate::processors::ProcessorStage;
+use crate::receivers::ReceiverConfig;
 use crate::telemetry::Health;
 
 /// The most the receivers get to answer the requests in flight when stopping.
 const RECEIVERS_STOP_BUDGET: Duration = Duration::from_secs(5);
 
 pub struct Service {
-    receivers: Tier,
-    processors: Tier,
-    exporters: Tier,
+    receivers: BTreeMap<ComponentId, RunningReceiver>,
+    pipelines: BTreeMap<String, RunningPipeline>,
+    exporters: BTreeMap<ComponentId, RunningExporter>,
+    /// Numbers exporter instances, so that a pipeline knows whether the exporters it feeds are
+    /// the ones it was built with.
+    next_instance: u64,
+}
+
+struct RunningReceiver {
+    config: ReceiverConfig,
+    routes: Routes,
+    tasks: Tasks,
+}
+
+struct RunningPipeline {
+    /// What it was built from, to tell whether a new config changes it.
+    built_from: plan::PipelineShape,
+    entry: Arc<PipelineEntry>,
+    tasks: Tasks,
+}
+
+struct RunningExporter {
+    config: ExporterConfig,
+    capacity: usize,
+    instance: u64,
+    /// The runtime's own sender, cloned into the pipelines; dropped when the exporter is to
+    /// drain, so that its input closes once the pipelines feeding it have stopped.
+    input: Option<mpsc::Sender<Batch>>,
+    tasks: Tasks,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Nothing was changed: the running graph stays as it was.
+    #[error("{0}; the running config stays")]
+    NotStarted(StartError),
+    /// Some receivers had already been replaced: the caller must rebuild the graph whole.
+    #[error("{0}")]
+    PartlyApplied(StartError),
 }
 
 impl Service {
+    fn empty() -> Service {
+        Service {
+            receivers: BTreeMap::new(),
+            pipelines: BTreeMap::new(),
+            exporters: BTreeMap::new(),
+            next_instance: 0,
+        }
+    }
+
     pub async fn start(config: &Config, health: &Health) -> Result<Service, StartError> {
-        let mut service = Service {
-            receivers: Tier::new("receivers"),
-            processors: Tier::new("processors"),
-            exporters: Tier::new("exporters"),
-        };
-        match service.build(config, health).await {
+        let mut service = Service::empty();
+        let built = async {
+            for (id, exporter) in &config.exporters {
+                let running = service.start_exporter(config, id, exporter, health).await?;
+                service.exporters.insert(id.clone(), running);
+            }
+            for pipeline in &config.pipelines {
+                let running = service.start_pipeline(config, pipeline);
+                service.pipelines.insert(pipeline.name.clone(), running);
+            }
+            for (id, receiver) in &config.receivers {
+                let running = service.start_receiver(config, id, receiver).await?;
+                service.receivers.insert(id.clone(), running);
+            }
+            Ok(())
+        }
+        .await;
+        match built {
             Ok(()) => Ok(service),
             Err(e) => {
-                service.receivers.cancel();
-                service.processors.cancel();
-                service.exporters.cancel();
+                service.abandon();
                 Err(e)
             }
         }
     }
 
-    async fn build(&mut self, config: &Config, health: &Health) -> Result<(), StartError> {
-        let mut exporter_inputs = BTreeMap::new();
-        for (id, exporter) in &config.exporters {
-            let (input, output) = mpsc::channel(exporter_queue_capacity(config, id));
-            let task = exporter
-                .spawn(id, output, self.exporters.token.clone(), health.clone())
-                .await?;
-            self.exporters.push(id.to_string(), task);
-            exporter_inputs.insert(id.clone(), input);
+    /// Moves the running graph to `new`: components whose config and wiring did not change
+    /// keep running (a receiver keeps its listener and its connections and only its routes
+    /// change), changed ones are replaced, removed ones drain within `timeout`.
+    pub async fn reload(
+        &mut self,
+        new: &Config,
+        health: &Health,
+        timeout: Duration,
+    ) -> Result<(), ReloadError> {
+        let deadline = Instant::now() + timeout;
+        let plan = ReloadPlan::new(&self.shape(), new);
+        tracing::info!(%plan, "reloading");
+        if plan.full_restart().is_some() {
+            let old = std::mem::replace(self, Service::empty());
+            old.shutdown(timeout).await;
+            health.clear();
+            *self = Service::start(new, health)
+                .await
+                .map_err(ReloadError::PartlyApplied)?;
+            return Ok(());
         }
 
-        let mut routes: BTreeMap<ComponentId, Routes> = BTreeMap::new();
-        for pipeline in &config.pipelines {
-            let fanout_to = |ids: &[ComponentId]| {
-                Fanout::new(ids.iter().map(|id| exporter_inputs[id].clone()).collect())
-            };
-            let dead_letter = fanout_to(&pipeline.dead_letter);
-            let stages: Vec<(ComponentId, ProcessorStage)> = pipeline
-                .processors
-                .iter()
-                .map(|id| (id.clone(), config.processors[id].build(id, &pipeline.name)))
-                .collect();
-            // Inline processors up to the first queueing one run in the receiving task.
-            let split = stages
-                .iter()
-                .position(|(_, stage)| !matches!(stage, ProcessorStage::Inline(_)))
-                .unwrap_or(stages.len());
-            let mut next = fanout_to(&pipeline.exporters);
-            for (id, stage) in stages[split..].iter().rev() {
-                let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
-                let context = StageContext {
-                    id: id.clone(),
-                    pipeline: pipeline.name.clone(),
-                    signal: pipeline.signal,
-                    deadline_passed: self.processors.token.clone(),
-                };
-                let task = match stage {
-                    ProcessorStage::Batch(batch) => {
-                        tokio::spawn(BatchProcessor::new(batch.clone(), context).run(output, next))
+        // New exporter instances start before anything changes, so that a failure leaves the
+        // running graph as it was.
+        let mut started = BTreeMap::new();
+        for id in plan.exporters_to_start() {
+            match self
+                .start_exporter(new, id, &new.exporters[id], health)
+                .await
+            {
+                Ok(running) => {
+                    started.insert(id.clone(), running);
+                }
+                Err(e) => {
+                    for (_, running) in started {
+                        running.tasks.cancel();
                     }
-                    ProcessorStage::Inline(processor) => tokio::spawn(inline::run_stage(
-                        processor.clone(),
-                        context,
-                        output,
-                        next,
-                        dead_letter.clone(),
-                    )),
-                };
-                self.processors
-                    .push(format!("{}/{id}", pipeline.name), task);
-                next = Fanout::new(vec![input]);
-            }
-            let inline = stages[..split]
-                .iter()
-                .filter_map(|(_, stage)| match stage {
-                    ProcessorStage::Inline(processor) => Some(processor.clone()),
-                    ProcessorStage::Batch(_) => None,
-                })
-                .collect();
-            let dead_letter_route = (!pipeline.dead_letter.is_empty())
-                .then(|| DeadLetterRoute::new(&pipeline.name, dead_letter.clone()));
-            let entry = Arc::new(PipelineEntry {
-                pipeline: pipeline.name.clone(),
-                inline,
-                next,
-                dead_letter,
-                dead_letter_route,
-            });
-            for id in &pipeline.receivers {
-                routes
-                    .entry(id.clone())
-                    .or_default()
-                    .add(pipeline.signal, entry.clone());
+                    return Err(ReloadError::NotStarted(e));
+                }
             }
         }
-        // Only stages may hold senders, so that each channel closes once its producers stop.
-        drop(exporter_inputs);
+        let mut retired_exporters = Vec::new();
+        for id in plan.exporters_to_retire() {
+            if let Some(old) = self.exporters.remove(id) {
+                retired_exporters.push((id.clone(), old));
+            }
+        }
+        self.exporters.extend(started);
 
-        for (id, routes) in routes {
-            let task = config.receivers[&id]
-                .start(&id, routes, self.receivers.token.clone())
-                .await?;
-            self.receivers.push(id.to_string(), task);
+        let mut retired_pipelines = Vec::new();
+        for name in plan.pipelines_to_retire() {
+            if let Some(old) = self.pipelines.remove(name) {
+                retired_pipelines.push(old);
+            }
+        }
+        for pipeline in &new.pipelines {
+            if !self.pipelines.contains_key(&pipeline.name) {
+                let running = self.start_pipeline(new, pipeline);
+                self.pipelines.insert(pipeline.name.clone(), running);
+            }
+        }
+
+        let receivers_deadline = deadline.min(Instant::now() + RECEIVERS_STOP_BUDGET);
+        for id in plan.receivers_to_retire() {
+            if let Some(old) = self.receivers.remove(id) {
+                old.tasks.stop(receivers_deadline).await;
+                old.routes.replace(RouteMap::default());
+            }
+        }
+        for (id, receiver) in &new.receivers {
+            match self.receivers.get(id) {
+                Some(kept) => kept.routes.replace(self.routes_for(new, id)),
+                None => match self.start_receiver(new, id, receiver).await {
+                    Ok(running) => {
+                        self.receivers.insert(id.clone(), running);
+                    }
+                    Err(e) => return Err(ReloadError::PartlyApplied(e)),
+                },
+            }
+        }
+
+        // What the old pipelines accepted drains through them into the exporters they fed.
+        for old in retired_pipelines {
+            drop(old.entry);
+            old.tasks.join(deadline).await;
+        }
+        for (id, mut old) in retired_exporters {
+            old.input.take();
+            old.tasks.join(deadline).await;
+            if !new.exporters.contains_key(&id) {
+                health.remove(&id.to_string());
+            }
+        }
+        for id in plan.receivers_removed() {
+            health.remove(&id.to_string());
         }
         Ok(())
     }
@@ -144,26 +213,187 @@ impl Service {
         );
         // A client that trickles its request must not eat the time the queues need to drain.
         let receivers_deadline = deadline.min(Instant::now() + RECEIVERS_STOP_BUDGET);
-        self.receivers.stop(receivers_deadline).await;
-        self.processors.join(deadline).await;
-        self.exporters.join(deadline).await;
+        for receiver in self.receivers.into_values() {
+            receiver.tasks.stop(receivers_deadline).await;
+            receiver.routes.replace(RouteMap::default());
+        }
+        for pipeline in self.pipelines.into_values() {
+            drop(pipeline.entry);
+            pipeline.tasks.join(deadline).await;
+        }
+        for mut exporter in self.exporters.into_values() {
+            exporter.input.take();
+            exporter.tasks.join(deadline).await;
+        }
         tracing::info!("stopped");
     }
-}
 
-/// Batches an exporter's queue holds: fewer when its pipelines batch, so that what waits for
-/// it stays near `EXPORTER_QUEUE_ITEMS` items.
-fn exporter_queue_capacity(config: &Config, exporter: &ComponentId) -> usize {
-    config
-        .pipelines
-        .iter()
-        .filter(|p| p.exporters.contains(exporter) || p.dead_letter.contains(exporter))
-        .flat_map(|p| &p.processors)
-        .filter_map(|id| match &config.processors[id] {
-            ProcessorConfig::Batch(batch) => Some(batch.send_batch_size.max(1)),
-            _ => None,
+    /// After a failed start: everything stops at once.
+    fn abandon(&mut self) {
+        for receiver in self.receivers.values() {
+            receiver.tasks.cancel();
+        }
+        for pipeline in self.pipelines.values() {
+            pipeline.tasks.cancel();
+        }
+        for exporter in self.exporters.values_mut() {
+            exporter.input.take();
+            exporter.tasks.cancel();
+        }
+    }
+
+    fn shape(&self) -> plan::RunningShape<'_> {
+        plan::RunningShape {
+            receivers: self
+                .receivers
+                .iter()
+                .map(|(id, r)| (id.clone(), &r.config))
+                .collect(),
+            pipelines: self
+                .pipelines
+                .iter()
+                .map(|(name, p)| (name.clone(), &p.built_from))
+                .collect(),
+            exporters: self
+                .exporters
+                .iter()
+                .map(|(id, e)| {
+                    (
+                        id.clone(),
+                        plan::ExporterShape {
+                            config: &e.config,
+                            capacity: e.capacity,
+                            instance: e.instance,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    async fn start_exporter(
+        &mut self,
+        config: &Config,
+        id: &ComponentId,
+        exporter: &ExporterConfig,
+        health: &Health,
+    ) -> Result<RunningExporter, StartError> {
+        let capacity = plan::exporter_queue_capacity(config, id);
+        let (input, output) = mpsc::channel(capacity);
+        let mut tasks = Tasks::new("exporters");
+        let task = exporter
+            .spawn(id, output, tasks.token.clone(), health.clone())
+            .await?;
+        tasks.push(id.to_string(), task);
+        self.next_instance += 1;
+        Ok(RunningExporter {
+            config: exporter.clone(),
+            capacity,
+            instance: self.next_instance,
+            input: Some(input),
+            tasks,
         })
-        .map(|batch_items| (EXPORTER_QUEUE_ITEMS / batch_items).clamp(2, STAGE_QUEUE_CAPACITY))
-        .min()
-        .unwrap_or(STAGE_QUEUE_CAPACITY)
+    }
+
+    fn start_pipeline(&self, config: &Config, pipeline: &Pipeline) -> RunningPipeline {
+        let sender = |id: &ComponentId| {
+            self.exporters[id]
+                .input
+                .clone()
+                .expect("a running exporter keeps its input")
+        };
+        let fanout_to = |ids: &[ComponentId]| Fanout::new(ids.iter().map(sender).collect());
+        let mut tasks = Tasks::new("processors");
+        let dead_letter = fanout_to(&pipeline.dead_letter);
+        let stages: Vec<(ComponentId, ProcessorStage)> = pipeline
+            .processors
+            .iter()
+            .map(|id| (id.clone(), config.processors[id].build(id, &pipeline.name)))
+            .collect();
+        // Inline processors up to the first queueing one run in the receiving task.
+        let split = stages
+            .iter()
+            .position(|(_, stage)| !matches!(stage, ProcessorStage::Inline(_)))
+            .unwrap_or(stages.len());
+        let mut next = fanout_to(&pipeline.exporters);
+        for (id, stage) in stages[split..].iter().rev() {
+            let (input, output) = mpsc::channel(crate::pipeline::STAGE_QUEUE_CAPACITY);
+            let context = StageContext {
+                id: id.clone(),
+                pipeline: pipeline.name.clone(),
+                signal: pipeline.signal,
+                deadline_passed: tasks.token.clone(),
+            };
+            let task = match stage {
+                ProcessorStage::Batch(batch) => {
+                    tokio::spawn(BatchProcessor::new(batch.clone(), context).run(output, next))
+                }
+                ProcessorStage::Inline(processor) => tokio::spawn(inline::run_stage(
+                    processor.clone(),
+                    context,
+                    output,
+                    next,
+                    dead_letter.clone(),
+                )),
+            };
+            tasks.push(format!("{}/{id}", pipeline.name), task);
+            next = Fanout::new(vec![input]);
+        }
+        let inline = stages[..split]
+            .iter()
+            .filter_map(|(_, stage)| match stage {
+                ProcessorStage::Inline(processor) => Some(processor.clone()),
+                ProcessorStage::Batch(_) => None,
+            })
+            .collect();
+        let dead_letter_route = (!pipeline.dead_letter.is_empty())
+            .then(|| DeadLetterRoute::new(&pipeline.name, dead_letter.clone()));
+        let entry = Arc::new(PipelineEntry {
+            pipeline: pipeline.name.clone(),
+            inline,
+            next,
+            dead_letter,
+            dead_letter_route,
+        });
+        let built_from =
+            plan::PipelineShape::of(config, pipeline, |id| self.exporters[id].instance);
+        RunningPipeline {
+            built_from,
+            entry,
+            tasks,
+        }
+    }
+
+    /// The entries of the running pipelines that take data from `receiver`.
+    fn routes_for(&self, config: &Config, receiver: &ComponentId) -> RouteMap {
+        let mut routes = RouteMap::default();
+        for pipeline in &config.pipelines {
+            if pipeline.receivers.contains(receiver) {
+                routes.add(
+                    pipeline.signal,
+                    self.pipelines[&pipeline.name].entry.clone(),
+                );
+            }
+        }
+        routes
+    }
+
+    async fn start_receiver(
+        &self,
+        config: &Config,
+        id: &ComponentId,
+        receiver: &ReceiverConfig,
+    ) -> Result<RunningReceiver, StartError> {
+        let routes = Routes::new(self.routes_for(config, id));
+        let mut tasks = Tasks::new("receivers");
+        let task = receiver
+            .start(id, routes.clone(), tasks.token.clone())
+            .await?;
+        tasks.push(id.to_string(), task);
+        Ok(RunningReceiver {
+            config: receiver.clone(),
+            routes,
+            tasks,
+        })
+    }
 }

@@ -2,9 +2,10 @@
 //! a deadline, and names the built-in components the config layer is generic over.
 
 mod graph;
+mod plan;
 mod shutdown;
 
-pub use graph::Service;
+pub use graph::{ReloadError, Service};
 
 use crate::exporters::ExporterConfig;
 use crate::processors::ProcessorConfig;

@@ -1,4 +1,4 @@
-//! One tier of tasks (receivers, processors or exporters) and how it stops within a deadline.
+//! How a group of tasks stops within a deadline.
 
 use std::time::Duration;
 
@@ -9,16 +9,18 @@ use tokio_util::sync::CancellationToken;
 /// After the deadline, tasks get this long to count and log what they give up.
 const GRACE_AFTER_DEADLINE: Duration = Duration::from_secs(2);
 
-pub(super) struct Tier {
-    name: &'static str,
+/// Tasks of one tier (receivers, a pipeline's processors, an exporter) that share a token:
+/// for receivers it means "stop taking data", for the others "the deadline has passed".
+pub(super) struct Tasks {
+    tier: &'static str,
     pub token: CancellationToken,
     tasks: Vec<(String, JoinHandle<()>)>,
 }
 
-impl Tier {
-    pub fn new(name: &'static str) -> Tier {
-        Tier {
-            name,
+impl Tasks {
+    pub fn new(tier: &'static str) -> Tasks {
+        Tasks {
+            tier,
             token: CancellationToken::new(),
             tasks: Vec::new(),
         }
@@ -28,7 +30,7 @@ impl Tier {
         self.tasks.push((id, task));
     }
 
-    /// Cancels the tier's token at once: for receivers, which stop taking new data.
+    /// Cancels the token at once (receivers stop taking new data), then joins.
     pub async fn stop(self, deadline: Instant) {
         self.token.cancel();
         self.join(deadline).await;
@@ -43,13 +45,14 @@ impl Tier {
             }
             if !self.token.is_cancelled() {
                 tracing::warn!(
-                    tier = self.name,
+                    tier = self.tier,
+                    component = %id,
                     "shutdown deadline passed; abandoning what is not drained"
                 );
                 self.token.cancel();
             }
             if timeout(GRACE_AFTER_DEADLINE, &mut task).await.is_err() {
-                tracing::error!(tier = self.name, component = %id, "did not stop after the deadline; aborting it");
+                tracing::error!(tier = self.tier, component = %id, "did not stop after the deadline; aborting it");
                 task.abort();
             }
         }
