@@ -447,7 +447,6 @@ mod kafka_encode {
         for (seed, start) in (0..BATCH_ITEMS).step_by(REQUEST_ITEMS).enumerate() {
             let payload = request(signal, seed, REQUEST_ITEMS.min(BATCH_ITEMS - start));
             let one = Batch::received(Received::protobuf(payload, walked), "otlp".into());
-            batch.context.items += one.items();
             batch.append(one).expect("same signal");
         }
         assert!(batch.encoded().is_some());

@@ -233,7 +233,6 @@ impl BatchProcessor {
                 bytes: 0,
                 flush_at: Instant::now() + timeout,
             });
-            pending.batch.context.items += piece.items();
             if !receipts.is_empty() {
                 pending.batch.context.receipts.extend(receipts.clone());
             }

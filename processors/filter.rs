@@ -171,7 +171,6 @@ impl InlineProcessor for FilterProcessor {
         );
         self.counters.dropped.increment(dropped as u64);
         self.counters.passed.increment((received - dropped) as u64);
-        batch.context.items = received - dropped;
         Some(batch)
     }
 }

@@ -558,7 +558,6 @@ impl InlineProcessor for ValidateProcessor {
             OnInvalid::DeadLetter => self.counters.dead_lettered.increment(refused as u64),
         }
         self.counters.passed.increment((received - refused) as u64);
-        batch.context.items = received - refused;
         Some(batch)
     }
 }

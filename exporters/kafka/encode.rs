@@ -209,13 +209,12 @@ impl Encoder {
     /// decoded groups. The groups' resources give the topic and key; the items are decoded
     /// only for what becomes a dead letter or is split.
     fn plan_encoded(&self, received: Received, pipeline: &str, planned: &mut Planned) {
-        let Received {
-            payload,
-            encoded: Some(encoded),
-            items_undecoded,
-        } = received
-        else {
-            unreachable!("planned from received bytes only when the batch has them");
+        let (payload, encoded, items_undecoded) = match received {
+            Received::Walked { resources, encoded } => (resources, encoded, true),
+            Received::DecodedWithBytes { payload, encoded } => (payload, encoded, false),
+            Received::Decoded(_) => {
+                unreachable!("planned from received bytes only when the batch has them")
+            }
         };
         debug_assert!(
             items_undecoded || encoded.encodes(&payload),

@@ -74,11 +74,8 @@ fn decode(body: &[u8]) -> Option<Stored> {
     let (pipeline, source) = (name()?, name()?);
     let rest = Bytes::copy_from_slice(rest);
     let payload = decode_protobuf(signal, &rest)?;
-    let received = Received {
-        encoded: EncodedGroups::split(&rest, payload.group_items()),
-        payload,
-        items_undecoded: false,
-    };
+    let encoded = EncodedGroups::split(&rest, payload.group_items());
+    let received = Received::decoded(payload, encoded);
     let batch = Batch::received(received, source.into());
     Some(Stored {
         seq,

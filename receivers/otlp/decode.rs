@@ -111,11 +111,7 @@ pub fn decode_received(
             .and_then(|items| EncodedGroups::split(body, items));
         if let Some(encoded) = walked {
             if let Some(resources) = encoded.resources(signal) {
-                return Ok(Received {
-                    payload: resources,
-                    encoded: Some(encoded),
-                    items_undecoded: true,
-                });
+                return Ok(Received::Walked { resources, encoded });
             }
         }
     }
@@ -125,11 +121,7 @@ pub fn decode_received(
         Encoding::Protobuf => EncodedGroups::split(body, payload.group_items()),
         Encoding::Json => None,
     };
-    Ok(Received {
-        payload,
-        encoded,
-        items_undecoded: false,
-    })
+    Ok(Received::decoded(payload, encoded))
 }
 
 fn protobuf<T: Message + Default>(signal: Signal, body: &[u8]) -> Result<T, DecodeError> {

@@ -61,7 +61,7 @@ fn received_undecoded_as_prost_decodes(signal: Signal, body: &[u8], items: usize
     use crate::receivers::otlp::decode::{decode_received, Encoding};
     let bytes = bytes::Bytes::copy_from_slice(body);
     let received = decode_received(signal, Encoding::Protobuf, &bytes).expect("accepted");
-    assert!(received.items_undecoded, "{signal:?}: walked, not decoded");
+    assert!(received.is_walked(), "{signal:?}: walked, not decoded");
     let batch = Batch::received(received, "test".into());
     assert_eq!(batch.items(), items);
     let expected = crate::pipeline::batch::decode_protobuf(signal, body).expect("decodes");

@@ -6,51 +6,16 @@ use std::time::Duration;
 
 use metrics::Counter;
 
-use super::batch::{Batch, Payload, Signal};
-use super::encoded::EncodedGroups;
+use super::batch::{Batch, Signal};
 use super::fanout::FanoutError;
 use super::inline::{run_chain, Outcome};
 use super::receipt::{AckLevel, Receipt, Receipts};
 use super::Routes;
 use crate::model::names;
 
-/// What a receiver hands over: the decoded payload, and the bytes of its groups when it came
-/// as protobuf. With `items_undecoded`, the payload holds only each group's resource and
-/// schema URL, and the bytes (walked and found well-formed) hold the items.
-pub struct Received {
-    pub payload: Payload,
-    pub encoded: Option<EncodedGroups>,
-    pub items_undecoded: bool,
-}
-
-impl From<Payload> for Received {
-    fn from(payload: Payload) -> Received {
-        Received {
-            payload,
-            encoded: None,
-            items_undecoded: false,
-        }
-    }
-}
-
-impl Received {
-    /// What a receiver keeps of `payload` sent as protobuf: decoded, or only walked (the items
-    /// left in the bytes). For tests and benchmarks that start from decoded data.
-    pub fn protobuf(payload: Payload, walked: bool) -> Received {
-        let encoded = EncodedGroups::of(&payload).expect("an encoded payload walks");
-        let payload = match walked {
-            true => encoded
-                .resources(payload.signal())
-                .expect("resources decode"),
-            false => payload,
-        };
-        Received {
-            payload,
-            encoded: Some(encoded),
-            items_undecoded: walked,
-        }
-    }
-}
+/// What a receiver hands over: the decoded payload, or only walked with its items left in the
+/// bytes it came in.
+pub use super::batch::Body as Received;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -193,7 +158,7 @@ impl Admission {
             return self.admit(received);
         };
         let (receipt, acknowledged) = Receipt::channel(level);
-        let signal = received.payload.signal();
+        let signal = received.signal();
         let admitted = self.admit_with(received, Receipts::one(receipt))?;
         let what = match level {
             AckLevel::Queued => "queued",

@@ -9,7 +9,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 
-use super::admission::Received;
 pub use super::dead_letter::{DeadLetter, DeadLetters};
 use super::encoded::EncodedGroups;
 pub use crate::model::Signal;
@@ -358,7 +357,6 @@ pub struct SignalMismatch {
 /// account for its items without decoding the payload again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryContext {
-    pub items: usize,
     pub source: Arc<str>,
     /// Where a later stage sends what it cannot deliver: the pipeline's dead-letter exporters.
     pub dead_letter: Option<DeadLetterRoute>,
@@ -402,136 +400,209 @@ impl fmt::Debug for DeadLetterRoute {
     }
 }
 
-/// The payload is private so that no stage can read items that were not decoded, or change
-/// items and leave the bytes they were received in.
+/// A batch's items, in each state they can be in. Private to `Batch`, so that no stage can
+/// read items that were not decoded, or change items and keep the bytes they were received in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Decoded, with no bytes that still encode them (they came as JSON, or a stage changed
+    /// them).
+    Decoded(Payload),
+    /// Decoded, with the groups' bytes as received, which still encode them.
+    DecodedWithBytes {
+        payload: Payload,
+        encoded: EncodedGroups,
+    },
+    /// Walked and found well-formed: only each group's resource and schema URL are decoded,
+    /// the items are in the bytes alone.
+    Walked {
+        resources: Payload,
+        encoded: EncodedGroups,
+    },
+}
+
+impl From<Payload> for Body {
+    fn from(payload: Payload) -> Body {
+        Body::Decoded(payload)
+    }
+}
+
+impl Body {
+    /// Decoded items, with the bytes they came in when there are bytes.
+    pub fn decoded(payload: Payload, encoded: Option<EncodedGroups>) -> Body {
+        match encoded {
+            Some(encoded) => Body::DecodedWithBytes { payload, encoded },
+            None => Body::Decoded(payload),
+        }
+    }
+
+    /// What a receiver keeps of `payload` sent as protobuf: decoded, or only walked (the items
+    /// left in the bytes). For tests and benchmarks that start from decoded data.
+    pub fn protobuf(payload: Payload, walked: bool) -> Body {
+        let encoded = EncodedGroups::of(&payload).expect("an encoded payload walks");
+        match walked {
+            true => Body::Walked {
+                resources: encoded
+                    .resources(payload.signal())
+                    .expect("resources decode"),
+                encoded,
+            },
+            false => Body::DecodedWithBytes { payload, encoded },
+        }
+    }
+
+    /// The whole payload, or (walked) each group's resource and schema URL.
+    pub fn resources(&self) -> &Payload {
+        match self {
+            Body::Decoded(payload) | Body::DecodedWithBytes { payload, .. } => payload,
+            Body::Walked { resources, .. } => resources,
+        }
+    }
+
+    pub fn encoded(&self) -> Option<&EncodedGroups> {
+        match self {
+            Body::Decoded(_) => None,
+            Body::DecodedWithBytes { encoded, .. } | Body::Walked { encoded, .. } => Some(encoded),
+        }
+    }
+
+    pub fn is_walked(&self) -> bool {
+        matches!(self, Body::Walked { .. })
+    }
+
+    pub fn signal(&self) -> Signal {
+        self.resources().signal()
+    }
+
+    /// Counted from what the body holds, so that no stage can forget to recount.
+    pub fn items(&self) -> usize {
+        match self {
+            Body::Decoded(payload) | Body::DecodedWithBytes { payload, .. } => payload.item_count(),
+            Body::Walked { encoded, .. } => encoded.item_count(),
+        }
+    }
+
+    /// Decodes walked items from their bytes; decoded bodies stay as they are.
+    fn into_decoded(self) -> Body {
+        match self {
+            Body::Walked { resources, encoded } => {
+                // The receiver's walk accepted these bytes only where decoding them cannot fail.
+                let payload = encoded
+                    .decode(resources.signal())
+                    .expect("bytes a receiver walked as well-formed decode");
+                Body::DecodedWithBytes { payload, encoded }
+            }
+            decoded => decoded,
+        }
+    }
+
+    fn into_payload(self) -> Payload {
+        match self.into_decoded() {
+            Body::Decoded(payload) | Body::DecodedWithBytes { payload, .. } => payload,
+            Body::Walked { .. } => unreachable!("decoded above"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// Whole, or (while `items_undecoded`) only each group's resource and schema URL.
-    payload: Payload,
+    body: Body,
     pub context: DeliveryContext,
-    /// The payload's groups as they were received, while nothing has changed them.
-    encoded: Option<EncodedGroups>,
-    /// The items are in `encoded` alone: no stage has needed them decoded yet.
-    items_undecoded: bool,
 }
 
 impl Batch {
     pub fn new(payload: Payload, source: Arc<str>) -> Batch {
-        let items = payload.item_count();
+        Batch::received(Body::Decoded(payload), source)
+    }
+
+    /// A batch of what a receiver decoded, or only walked (items counted and checked, not
+    /// decoded), keeping the bytes it came in.
+    pub fn received(body: Body, source: Arc<str>) -> Batch {
         Batch {
-            payload,
+            body,
             context: DeliveryContext {
-                items,
                 source,
                 dead_letter: None,
                 receipts: Default::default(),
                 id_seed: None,
             },
-            encoded: None,
-            items_undecoded: false,
         }
-    }
-
-    /// A batch of what a receiver decoded, or only walked (items counted and checked, not
-    /// decoded), keeping the bytes it came in.
-    pub fn received(received: Received, source: Arc<str>) -> Batch {
-        let Received {
-            payload,
-            encoded,
-            items_undecoded,
-        } = received;
-        let items = match (&encoded, items_undecoded) {
-            (Some(encoded), true) => encoded.item_count(),
-            // Items in no bytes and not decoded would be lost without a trace.
-            (None, true) => panic!("a receiver handed over undecoded items without their bytes"),
-            _ => payload.item_count(),
-        };
-        let mut batch = Batch::new(payload, source);
-        batch.context.items = items;
-        batch.items_undecoded = items_undecoded;
-        batch.encoded = encoded;
-        batch
     }
 
     /// The whole payload, decoding the items from the received bytes if no stage has yet.
     pub fn payload(&mut self) -> &Payload {
         self.decode_items();
-        &self.payload
+        self.body.resources()
     }
 
     /// The whole payload to change: the received bytes are dropped, as they would no longer
     /// match.
     pub fn payload_mut(&mut self) -> &mut Payload {
-        self.decode_items();
-        self.encoded = None;
-        &mut self.payload
+        let body = self.take_body();
+        self.body = Body::Decoded(body.into_payload());
+        match &mut self.body {
+            Body::Decoded(payload) => payload,
+            _ => unreachable!("set above"),
+        }
     }
 
-    pub fn into_payload(mut self) -> Payload {
-        self.decode_items();
-        self.payload
+    pub fn into_payload(self) -> Payload {
+        self.body.into_payload()
     }
 
     /// Each group's resource and schema URL; scopes and items may be missing (undecoded).
     pub fn resources(&self) -> &Payload {
-        &self.payload
+        self.body.resources()
     }
 
     /// The groups as received, while nothing has changed them.
     pub fn encoded(&self) -> Option<&EncodedGroups> {
-        self.encoded.as_ref()
+        self.body.encoded()
     }
 
     /// The protobuf size of the payload (the received bytes' while the batch has them).
     pub fn encoded_len(&self) -> usize {
-        match &self.encoded {
+        match self.body.encoded() {
             Some(encoded) => encoded.encoded_len(),
-            None => self.payload.encoded_len(),
+            None => self.body.resources().encoded_len(),
         }
     }
 
     pub fn is_dead_letters(&self) -> bool {
-        matches!(self.payload, Payload::DeadLetters(_))
+        matches!(self.body.resources(), Payload::DeadLetters(_))
     }
 
     /// The protobuf `Export*ServiceRequest`: the received bytes while the batch has them.
     pub fn encode_protobuf(&self) -> Vec<u8> {
-        match &self.encoded {
+        match self.body.encoded() {
             Some(encoded) => encoded.request(),
-            None => self.payload.encode_protobuf(),
+            None => self.body.resources().encode_protobuf(),
         }
     }
 
-    /// Resources (or the whole payload), and the received bytes with whether they alone hold
-    /// the items: for a stage that sends the bytes on.
-    pub fn into_received(self) -> Received {
-        Received {
-            payload: self.payload,
-            encoded: self.encoded,
-            items_undecoded: self.items_undecoded,
-        }
+    /// The body, for a stage that sends the received bytes on.
+    pub fn into_received(self) -> Body {
+        self.body
     }
 
     fn decode_items(&mut self) {
-        if !std::mem::take(&mut self.items_undecoded) {
-            return;
+        if self.body.is_walked() {
+            let body = self.take_body();
+            self.body = body.into_decoded();
         }
-        let encoded = self
-            .encoded
-            .as_ref()
-            .expect("undecoded items have their bytes");
-        // The receiver's walk accepted these bytes only where decoding them cannot fail.
-        self.payload = encoded
-            .decode(self.payload.signal())
-            .expect("bytes a receiver walked as well-formed decode");
+    }
+
+    /// The body, leaving an empty one of the same signal until the caller puts one back.
+    fn take_body(&mut self) -> Body {
+        let empty = Body::Decoded(Payload::empty(self.signal()));
+        std::mem::replace(&mut self.body, empty)
     }
 
     pub fn signal(&self) -> Signal {
-        self.payload.signal()
+        self.body.signal()
     }
 
     pub fn items(&self) -> usize {
-        self.context.items
+        self.body.items()
     }
 
     /// An empty batch of the same signal and source, to carry what a stage splits off; it
@@ -542,46 +613,71 @@ impl Batch {
         empty
     }
 
-    /// Replaces the payload and recounts its items.
+    /// Replaces the payload (and so its item count).
     pub fn with_payload(mut self, payload: Payload) -> Batch {
-        self.context.items = payload.item_count();
-        self.payload = payload;
-        self.encoded = None;
-        self.items_undecoded = false;
+        self.body = Body::Decoded(payload);
         self
     }
 
     /// Moves `other`'s payload (its resource groups) into this one, and its encoded groups
-    /// while both have them. Items are the caller's to count.
-    pub fn append(&mut self, mut other: Batch) -> Result<(), SignalMismatch> {
-        let same_kind =
-            std::mem::discriminant(&self.payload) == std::mem::discriminant(&other.payload);
+    /// while both have them.
+    pub fn append(&mut self, other: Batch) -> Result<(), SignalMismatch> {
+        let same_kind = std::mem::discriminant(self.body.resources())
+            == std::mem::discriminant(other.body.resources());
         if !same_kind || self.signal() != other.signal() {
             return Err(SignalMismatch {
                 expected: self.signal(),
                 found: other.signal(),
             });
         }
-        // No groups yet: every one of them (none) has its bytes, and its items decoded or not.
-        let empty = self.payload.group_count() == 0;
-        if empty {
-            self.items_undecoded = other.items_undecoded;
-            self.encoded = Some(EncodedGroups::default());
+        let mine = self.take_body();
+        // No groups yet: the result is what `other` is, bytes and all.
+        if mine.resources().group_count() == 0 {
+            self.body = other.body;
+            return Ok(());
         }
-        let bytes_both = self.encoded.is_some() && other.encoded.is_some();
-        if !bytes_both || self.items_undecoded != other.items_undecoded {
-            // Mixed: the merged batch holds its items decoded.
-            self.decode_items();
-            other.decode_items();
-        }
-        self.encoded = match (self.encoded.take(), other.encoded) {
-            (Some(mut mine), Some(theirs)) if bytes_both => {
-                mine.append(theirs);
-                Some(mine)
+        self.body = match (mine, other.body) {
+            (
+                Body::Walked {
+                    resources: mut a,
+                    encoded: mut bytes_a,
+                },
+                Body::Walked {
+                    resources: b,
+                    encoded: bytes_b,
+                },
+            ) => {
+                a.append(b)?;
+                bytes_a.append(bytes_b);
+                Body::Walked {
+                    resources: a,
+                    encoded: bytes_a,
+                }
             }
-            _ => None,
+            (mine, theirs) => {
+                // Mixed: the merged batch holds its items decoded, with bytes while both had.
+                let (mine, theirs) = (mine.into_decoded(), theirs.into_decoded());
+                let bytes = mine.encoded().is_some() && theirs.encoded().is_some();
+                let (mut payload, mut encoded) = split(mine);
+                let (other_payload, other_encoded) = split(theirs);
+                payload.append(other_payload)?;
+                match (encoded.as_mut(), other_encoded) {
+                    (Some(mine), Some(theirs)) if bytes => mine.append(theirs),
+                    _ => encoded = None,
+                }
+                Body::decoded(payload, encoded)
+            }
         };
-        self.payload.append(other.payload)
+        Ok(())
+    }
+}
+
+/// A decoded body's payload and bytes.
+fn split(body: Body) -> (Payload, Option<EncodedGroups>) {
+    match body {
+        Body::Decoded(payload) => (payload, None),
+        Body::DecodedWithBytes { payload, encoded } => (payload, Some(encoded)),
+        Body::Walked { .. } => unreachable!("decoded first"),
     }
 }
 

@@ -93,7 +93,7 @@ fn into_items_gives_one_payload_per_item_with_its_context() {
 }
 
 fn walked(payload: Payload) -> Batch {
-    Batch::received(Received::protobuf(payload, true), "otlp".into())
+    Batch::received(Body::protobuf(payload, true), "otlp".into())
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn appending_keeps_walked_items_undecoded_only_while_every_part_is() {
     assert_eq!(both.encoded().map(EncodedGroups::item_count), Some(3));
     assert_eq!(both.payload(), &traces_with(&[1, 2]));
 
-    let decoded = Batch::received(Received::protobuf(traces_with(&[4]), false), "otlp".into());
+    let decoded = Batch::received(Body::protobuf(traces_with(&[4]), false), "otlp".into());
     let mut mixed = walked(traces_with(&[1]));
     mixed.append(decoded).unwrap();
     assert_eq!(
@@ -149,12 +149,15 @@ fn appending_keeps_walked_items_undecoded_only_while_every_part_is() {
 }
 
 #[test]
-#[should_panic(expected = "undecoded items without their bytes")]
-fn undecoded_items_without_bytes_are_refused_loudly() {
-    let received = Received {
-        payload: traces_with(&[0]),
-        encoded: None,
-        items_undecoded: true,
+fn the_item_count_follows_the_body_whatever_a_stage_does() {
+    let mut batch = walked(traces_with(&[2, 3]));
+    assert_eq!(batch.items(), 5, "walked: counted from the bytes");
+    let Payload::Traces(request) = batch.payload_mut() else {
+        unreachable!()
     };
-    Batch::received(received, "otlp".into());
+    request.resource_spans[1].scope_spans[0].spans.pop();
+    assert_eq!(batch.items(), 4, "changed: counted from what is left");
+    assert!(batch.encoded().is_none());
+    let batch = batch.with_payload(traces_with(&[1]));
+    assert_eq!(batch.items(), 1);
 }
