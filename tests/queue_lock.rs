@@ -35,8 +35,8 @@ fn a_second_agent_on_a_held_queue_directory_fails_naming_the_first() {
         &config(&queue, "{otlp_http}", "{telemetry}"),
     );
 
-    let second_config = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("queue-lock-second.yaml");
+    let second_config =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("queue-lock-second.yaml");
     std::fs::write(
         &second_config,
         config(&queue, &free_port().to_string(), &free_port().to_string()),
@@ -115,7 +115,9 @@ fn a_reload_reopens_the_queue_its_previous_instance_held() {
     let queue = queue.to_str().unwrap().to_string();
     let before = config(&queue, "{otlp_http}", "{telemetry}");
     let agent = Agent::start("queue-lock-reload", &before);
-    post_until(&agent, "the queued exporter delivers", || sent(&agent, "debug") >= 1.0);
+    post_until(&agent, "the queued exporter delivers", || {
+        sent(&agent, "debug") >= 1.0
+    });
 
     // The same queued exporter, and one more whose delivery says the new config runs.
     let after = before

@@ -612,7 +612,11 @@ impl DiskQueue {
 
 /// Before ids with a '/' in their name had a default directory of their own, `kafka/a/b` used
 /// `data/queue/kafka-a-b`: what it left there is not delivered unless moved over.
-fn warn_of_the_old_default(config: &SendingQueueConfig, id: &ComponentId, directory: &std::path::Path) {
+fn warn_of_the_old_default(
+    config: &SendingQueueConfig,
+    id: &ComponentId,
+    directory: &std::path::Path,
+) {
     if config.directory.is_some() || !id.name().is_some_and(|n| n.contains('/')) {
         return;
     }

@@ -158,10 +158,8 @@ mod tests {
     }
 
     fn file_config(name: &str, contents: Option<&str>) -> AuthConfig {
-        let path = std::env::temp_dir().join(format!(
-            "tributary-tokens-{name}-{}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("tributary-tokens-{name}-{}", std::process::id()));
         let _ = std::fs::remove_file(&path);
         if let Some(contents) = contents {
             std::fs::write(&path, contents).unwrap();

@@ -228,12 +228,16 @@ impl OtlpReceiverConfig {
 
     /// Its listen addresses; http and grpc on one port clash like two receivers would.
     pub fn claims(&self) -> Vec<Claim> {
-        let http = self.protocols.http.as_ref().and_then(|http| {
-            Claim::listen("protocols.http.endpoint", &http.endpoint)
-        });
-        let grpc = self.protocols.grpc.as_ref().and_then(|grpc| {
-            Claim::listen("protocols.grpc.endpoint", &grpc.endpoint)
-        });
+        let http = self
+            .protocols
+            .http
+            .as_ref()
+            .and_then(|http| Claim::listen("protocols.http.endpoint", &http.endpoint));
+        let grpc = self
+            .protocols
+            .grpc
+            .as_ref()
+            .and_then(|grpc| Claim::listen("protocols.grpc.endpoint", &grpc.endpoint));
         http.into_iter().chain(grpc).collect()
     }
 }

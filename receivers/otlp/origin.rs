@@ -12,7 +12,9 @@ pub fn problem(origin: &str) -> Option<String> {
         return Some(format!("{expected}, found {origin:?}"));
     };
     if scheme != "http" && scheme != "https" {
-        return Some(format!("{expected}, found the scheme {scheme:?} in {origin:?}"));
+        return Some(format!(
+            "{expected}, found the scheme {scheme:?} in {origin:?}"
+        ));
     }
     if let Some(at) = rest.find(['/', '?', '#']) {
         return Some(format!(
@@ -22,12 +24,17 @@ pub fn problem(origin: &str) -> Option<String> {
     }
     let (host, port) = split_port(rest);
     if port.is_some_and(|p| p.parse::<u16>().is_err()) {
-        return Some(format!("{expected}, found the port {:?} in {origin:?}", port.unwrap_or_default()));
+        return Some(format!(
+            "{expected}, found the port {:?} in {origin:?}",
+            port.unwrap_or_default()
+        ));
     }
     let bracketed_ipv6 = host.len() > 2
         && host.starts_with('[')
         && host.ends_with(']')
-        && host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
+        && host[1..host.len() - 1]
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok();
     let host_name = !host.is_empty()
         && host
             .chars()

@@ -53,15 +53,20 @@ fn private_key(config: &TlsConfig) -> Result<PrivateKeyDer<'static>, TlsError> {
 
 /// What `acceptor` would fail on, by the field to blame: for `validate`.
 pub fn problems(config: &TlsConfig) -> Vec<(&'static str, String)> {
-    let chain = certificates(config).map_err(|e| ("cert_file", format!("expected PEM certificates: {e}")));
-    let key = private_key(config).map_err(|e| ("key_file", format!("expected a PEM private key: {e}")));
+    let chain =
+        certificates(config).map_err(|e| ("cert_file", format!("expected PEM certificates: {e}")));
+    let key =
+        private_key(config).map_err(|e| ("key_file", format!("expected a PEM private key: {e}")));
     match (chain, key) {
         (Ok(chain), Ok(key)) => match rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(chain, key)
         {
             Ok(_) => Vec::new(),
-            Err(e) => vec![("", format!("expected a certificate and its private key: {e}"))],
+            Err(e) => vec![(
+                "",
+                format!("expected a certificate and its private key: {e}"),
+            )],
         },
         (chain, key) => chain.err().into_iter().chain(key.err()).collect(),
     }
@@ -151,7 +156,8 @@ mod tests {
     use super::*;
 
     fn write(name: &str, contents: &[u8]) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("tributary-tls-{name}-{}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("tributary-tls-{name}-{}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         path
     }
@@ -165,7 +171,10 @@ mod tests {
         let problems = problems(&config);
         let fields: Vec<&str> = problems.iter().map(|(field, _)| *field).collect();
         assert_eq!(fields, ["cert_file", "key_file"], "{problems:?}");
-        assert!(problems[0].1.contains("no certificate found"), "{problems:?}");
+        assert!(
+            problems[0].1.contains("no certificate found"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -174,16 +183,30 @@ mod tests {
             std::env::temp_dir().join(format!("tributary-tls-pairs-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
         let pair = |name: &str| {
-            let (cert, key) = (directory.join(format!("{name}.crt")), directory.join(format!("{name}.key")));
+            let (cert, key) = (
+                directory.join(format!("{name}.crt")),
+                directory.join(format!("{name}.key")),
+            );
             let made = std::process::Command::new("openssl")
-                .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                ])
                 .args(["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
                 .arg(&key)
                 .arg("-out")
                 .arg(&cert)
                 .output()
                 .expect("openssl makes the test certificate");
-            assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+            assert!(
+                made.status.success(),
+                "{}",
+                String::from_utf8_lossy(&made.stderr)
+            );
             TlsConfig {
                 cert_file: cert,
                 key_file: key,

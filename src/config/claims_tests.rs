@@ -1,6 +1,6 @@
 use super::*;
-use crate::runtime::Config;
 use crate::config::ComponentId;
+use crate::runtime::Config;
 
 fn errors_of(text: &str) -> Vec<String> {
     Config::parse(text, |_| None)
@@ -197,7 +197,9 @@ fn two_file_exporters_on_one_path_clash() {
     let errors = errors_of(&text);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(
-        errors[0].contains("exporters.file/b.path: out//x.jsonl is also claimed by exporters.file/a.path"),
+        errors[0].contains(
+            "exporters.file/b.path: out//x.jsonl is also claimed by exporters.file/a.path"
+        ),
         "{errors:#?}"
     );
 }
@@ -272,7 +274,10 @@ fn localhost_overlaps_loopback_only() {
 #[test]
 fn a_template_with_a_directory_reference_claims_its_literal_prefix() {
     let claim = Claim::file_template("path", "logs/${resource:host}/out.jsonl");
-    assert_eq!(claim.resource, Resource::Directory(normalize(Path::new("logs"))));
+    assert_eq!(
+        claim.resource,
+        Resource::Directory(normalize(Path::new("logs")))
+    );
     let claim = Claim::file_template("path", "logs/app-${signal}.jsonl");
     assert_eq!(
         claim.resource,
