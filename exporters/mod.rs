@@ -88,21 +88,24 @@ impl ComponentConfig for ExporterConfig {
     }
 
     fn claims(&self, id: &ComponentId) -> Vec<Claim> {
-        let mut claims = match self {
-            ExporterConfig::Kafka(config) => vec![Claim::file(
-                "dead_letter_file",
-                &config.dead_letter_file_for(id),
-            )],
-            ExporterConfig::File(config) => vec![Claim::file_template("path", &config.path)],
+        let mut claims: Vec<Claim> = match self {
+            ExporterConfig::Kafka(config) => {
+                Claim::file("dead_letter_file", &config.dead_letter_file_for(id))
+                    .into_iter()
+                    .collect()
+            }
+            ExporterConfig::File(config) => Claim::file_template("path", &config.path)
+                .into_iter()
+                .collect(),
             ExporterConfig::Debug(_) => Vec::new(),
             #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(config) => {
-                vec![Claim::directory("directory", &config.directory)]
-            }
+            ExporterConfig::Parquet(config) => Claim::directory("directory", &config.directory)
+                .into_iter()
+                .collect(),
         };
         let queue = self.sending_queue();
         if queue.is_disk() {
-            claims.push(Claim::directory(
+            claims.extend(Claim::directory(
                 "sending_queue.directory",
                 &queue.directory_for(id),
             ));

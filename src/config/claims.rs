@@ -87,24 +87,26 @@ impl Claim {
         Claim::listen(path, &address.to_string())
     }
 
-    pub fn directory(path: impl Into<String>, directory: &Path) -> Claim {
-        Claim {
+    /// Nothing for an empty path (its component's `validate` reports that), which would
+    /// otherwise claim the working directory and clash with every relative path.
+    pub fn directory(path: impl Into<String>, directory: &Path) -> Option<Claim> {
+        (!directory.as_os_str().is_empty()).then(|| Claim {
             resource: Resource::Directory(normalize(directory)),
             path: path.into(),
             shown: directory.display().to_string(),
-        }
+        })
     }
 
-    pub fn file(path: impl Into<String>, file: &Path) -> Claim {
-        Claim {
+    pub fn file(path: impl Into<String>, file: &Path) -> Option<Claim> {
+        (!file.as_os_str().is_empty()).then(|| Claim {
             resource: Resource::File(normalize(file)),
             path: path.into(),
             shown: file.display().to_string(),
-        }
+        })
     }
 
     /// A file path that may hold `${...}` references (see the module's comment).
-    pub fn file_template(path: impl Into<String>, template: &str) -> Claim {
+    pub fn file_template(path: impl Into<String>, template: &str) -> Option<Claim> {
         let Some(first) = template.find("${") else {
             return Claim::file(path, Path::new(template));
         };
@@ -125,11 +127,11 @@ impl Claim {
                 suffix: suffix.to_string(),
             }
         };
-        Claim {
+        Some(Claim {
             resource,
             path: path.into(),
             shown: template.to_string(),
-        }
+        })
     }
 }
 

@@ -253,6 +253,21 @@ fn two_parquet_directories_clash() {
 }
 
 #[test]
+fn an_empty_path_claims_nothing_and_is_reported_once() {
+    let text = config(
+        "  otlp: { protocols: { http: } }\n",
+        "  file/a: { path: \"\" }\n  file/b: { path: out.jsonl }\n",
+    );
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("exporters.file/a.path: expected a file path"),
+        "{errors:#?}"
+    );
+    assert_eq!(Claim::directory("d", Path::new("")), None);
+}
+
+#[test]
 fn paths_normalize_lexically() {
     assert_eq!(normalize(Path::new("./a/b/")), normalize(Path::new("a/b")));
     assert_eq!(normalize(Path::new("a/../b")), normalize(Path::new("b")));
@@ -273,12 +288,12 @@ fn localhost_overlaps_loopback_only() {
 
 #[test]
 fn a_template_with_a_directory_reference_claims_its_literal_prefix() {
-    let claim = Claim::file_template("path", "logs/${resource:host}/out.jsonl");
+    let claim = Claim::file_template("path", "logs/${resource:host}/out.jsonl").unwrap();
     assert_eq!(
         claim.resource,
         Resource::Directory(normalize(Path::new("logs")))
     );
-    let claim = Claim::file_template("path", "logs/app-${signal}.jsonl");
+    let claim = Claim::file_template("path", "logs/app-${signal}.jsonl").unwrap();
     assert_eq!(
         claim.resource,
         Resource::Files {
@@ -287,8 +302,12 @@ fn a_template_with_a_directory_reference_claims_its_literal_prefix() {
             suffix: ".jsonl".into(),
         }
     );
-    let other = Claim::file_template("path", "logs/${signal}-x.jsonl").resource;
+    let other = Claim::file_template("path", "logs/${signal}-x.jsonl")
+        .unwrap()
+        .resource;
     assert_eq!(relation(&other, &claim.resource), Some(Relation::Overlaps));
-    let apart = Claim::file_template("path", "logs/${signal}.log").resource;
+    let apart = Claim::file_template("path", "logs/${signal}.log")
+        .unwrap()
+        .resource;
     assert_eq!(relation(&apart, &claim.resource), None);
 }
