@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
+use crate::config::{Claim, ComponentConfig, ComponentId, ConfigError, Kind};
 use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::StartError;
 use crate::telemetry::Health;
@@ -87,6 +87,32 @@ impl ComponentConfig for ExporterConfig {
         errors
     }
 
+    fn claims(&self, id: &ComponentId) -> Vec<Claim> {
+        let mut claims: Vec<Claim> = match self {
+            ExporterConfig::Kafka(config) => {
+                Claim::file("dead_letter_file", &config.dead_letter_file_for(id))
+                    .into_iter()
+                    .collect()
+            }
+            ExporterConfig::File(config) => Claim::file_template("path", &config.path)
+                .into_iter()
+                .collect(),
+            ExporterConfig::Debug(_) => Vec::new(),
+            #[cfg(feature = "parquet")]
+            ExporterConfig::Parquet(config) => Claim::directory("directory", &config.directory)
+                .into_iter()
+                .collect(),
+        };
+        let queue = self.sending_queue();
+        if queue.is_disk() {
+            claims.extend(Claim::directory(
+                "sending_queue.directory",
+                &queue.directory_for(id),
+            ));
+        }
+        claims
+    }
+
     fn takes_data(&self) -> bool {
         match self {
             ExporterConfig::Kafka(config) => !config.writes_dead_letters(),
@@ -137,8 +163,9 @@ impl ExporterConfig {
                 .spawn_exporter(id, input, deadline_passed, input_closed, health)
                 .await;
         }
-        let (disk, acked) =
-            queue::DiskQueue::open(queue, id).map_err(|e| StartError::new(id, e))?;
+        let (disk, acked) = queue::DiskQueue::open_when_free(queue, id)
+            .await
+            .map_err(|e| StartError::new(id, e))?;
         let (to_exporter, exporter_input) = mpsc::channel(crate::pipeline::STAGE_QUEUE_CAPACITY);
         let exporter = self
             .spawn_exporter(

@@ -6,7 +6,7 @@ pub mod otlp;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ComponentConfig, ComponentId, ConfigError, Kind};
+use crate::config::{Claim, ComponentConfig, ComponentId, ConfigError, Kind};
 use crate::pipeline::batch::Signal;
 use crate::pipeline::{Routes, StartError};
 
@@ -50,6 +50,14 @@ impl ComponentConfig for ReceiverConfig {
         match self {
             ReceiverConfig::Otlp(config) => config.validate(),
             ReceiverConfig::Kafka(config) => config.validate(),
+        }
+    }
+
+    fn claims(&self, _id: &ComponentId) -> Vec<Claim> {
+        match self {
+            ReceiverConfig::Otlp(config) => config.claims(),
+            // A consumer: it listens on nothing and keeps its offsets in Kafka.
+            ReceiverConfig::Kafka(_) => Vec::new(),
         }
     }
 }

@@ -96,3 +96,28 @@ service:
     let exit = agent.terminate(Duration::from_secs(15));
     assert!(exit.success(), "{exit}");
 }
+
+#[test]
+fn validate_refuses_two_components_on_one_port_naming_both() {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("clashing.yaml");
+    std::fs::write(
+        &path,
+        r#"receivers:
+  otlp/a: { protocols: { http: { endpoint: 127.0.0.1:4318 } } }
+  otlp/b:
+    protocols:
+      http: { endpoint: "0.0.0.0:4318" }
+exporters:
+  debug:
+service:
+  pipelines:
+    traces: { receivers: [otlp/a, otlp/b], exporters: [debug] }
+"#,
+    )
+    .unwrap();
+    let output = tributary(&["validate", "--config", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = "line 5, column 25: receivers.otlp/b.protocols.http.endpoint: 0.0.0.0:4318 overlaps 127.0.0.1:4318, claimed by receivers.otlp/a.protocols.http.endpoint (line 2)";
+    assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+}

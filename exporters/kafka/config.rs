@@ -6,7 +6,7 @@ use bytesize::ByteSize;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
-use crate::config::{host_port_problem, ConfigError};
+use crate::config::{host_port_problem, ComponentId, ConfigError};
 use crate::exporters::template::Template;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -116,6 +116,13 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 ];
 
 impl KafkaExporterConfig {
+    /// `dead_letter_file`, or its default `data/dead-letters/<id>.jsonl`.
+    pub fn dead_letter_file_for(&self, id: &ComponentId) -> PathBuf {
+        self.dead_letter_file.clone().unwrap_or_else(|| {
+            PathBuf::from("data/dead-letters").join(format!("{}.jsonl", id.file_name()))
+        })
+    }
+
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         if self.brokers.is_empty() {

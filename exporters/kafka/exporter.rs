@@ -2,7 +2,6 @@
 //! reports say. In-flight bytes are bounded, so a slow broker slows the pipeline instead of
 //! growing memory.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,10 +94,7 @@ impl KafkaExporter {
             health,
             stop_watching.clone(),
         );
-        let fallback_path = config.dead_letter_file.clone().unwrap_or_else(|| {
-            PathBuf::from("data/dead-letters")
-                .join(format!("{}.jsonl", id.to_string().replace('/', "-")))
-        });
+        let fallback_path = config.dead_letter_file_for(id);
         Ok(KafkaExporter {
             shared: Arc::new(Shared {
                 id: id.to_string(),

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::lock::DirectoryLock;
 use super::segment::{self, Next};
 use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
@@ -28,6 +29,10 @@ const REDELIVERY_DELAY: Duration = Duration::from_secs(1);
 const WATERMARK_FILE: &str = "acked";
 /// While writes keep failing, the error is logged again this often (each is counted).
 const WRITE_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a queue waits for this process's previous instance on its directory to close (a
+/// reload, or a start that failed and is rolled back), and how often it looks.
+const PREVIOUS_INSTANCE_WAIT: Duration = Duration::from_secs(10);
+const PREVIOUS_INSTANCE_POLL: Duration = Duration::from_millis(50);
 
 struct Segment {
     first_seq: u64,
@@ -66,9 +71,28 @@ pub struct DiskQueue {
     /// Cancelled once the input closed: the queue then hands over what it holds and stops when
     /// all of it is settled.
     input_closed: CancellationToken,
+    /// Held while the queue is open; dropped with it.
+    _lock: DirectoryLock,
 }
 
 impl DiskQueue {
+    /// `open`, after waiting for an instance of this process that still holds the directory
+    /// to close; another agent's lock fails at once.
+    pub async fn open_when_free(
+        config: &SendingQueueConfig,
+        id: &ComponentId,
+    ) -> Result<(DiskQueue, mpsc::UnboundedReceiver<(u64, bool)>), QueueError> {
+        let deadline = Instant::now() + PREVIOUS_INSTANCE_WAIT;
+        loop {
+            match DiskQueue::open(config, id) {
+                Err(QueueError::HeldHere { .. }) if Instant::now() < deadline => {
+                    tokio::time::sleep(PREVIOUS_INSTANCE_POLL).await;
+                }
+                opened => return opened,
+            }
+        }
+    }
+
     /// Opens the directory and recovers what an earlier run left in it.
     pub fn open(
         config: &SendingQueueConfig,
@@ -79,7 +103,11 @@ impl DiskQueue {
             path: directory.clone(),
             source,
         };
+        if !directory.exists() {
+            warn_of_the_old_default(config, id, &directory);
+        }
         std::fs::create_dir_all(&directory).map_err(dir_error)?;
+        let lock = DirectoryLock::acquire(&directory)?;
         let watermark = std::fs::read_to_string(directory.join(WATERMARK_FILE))
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok())
@@ -185,6 +213,7 @@ impl DiskQueue {
             nonce,
             write_failing_since: None,
             input_closed: CancellationToken::new(),
+            _lock: lock,
         };
         queue.update_gauges();
         Ok((queue, acked))
@@ -578,6 +607,27 @@ impl DiskQueue {
             .set(self.total_bytes as f64);
         metrics::gauge!(names::QUEUE_ITEMS, "exporter" => self.exporter.clone())
             .set(self.queued_items() as f64);
+    }
+}
+
+/// Before ids with a '/' in their name had a default directory of their own, `kafka/a/b` used
+/// `data/queue/kafka-a-b`: what it left there is not delivered unless moved over.
+fn warn_of_the_old_default(
+    config: &SendingQueueConfig,
+    id: &ComponentId,
+    directory: &std::path::Path,
+) {
+    if config.directory.is_some() || !id.name().is_some_and(|n| n.contains('/')) {
+        return;
+    }
+    let old = std::path::Path::new("data/queue").join(id.to_string().replace('/', "-"));
+    let holds_segments = std::fs::read_dir(&old).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| segment::segment_first_seq(&e.path()).is_some())
+    });
+    if holds_segments {
+        tracing::warn!(exporter = %id, old = %old.display(), new = %directory.display(), "this exporter's default queue directory moved (ids with a '/' in their name now get one of their own); if the old one is this exporter's, stop the agent and move its files over, or its data is not delivered");
     }
 }
 

@@ -3,6 +3,7 @@
 //! replayed at the next start.
 
 mod disk;
+mod lock;
 mod segment;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use bytesize::ByteSize;
 use serde::Deserialize;
 
 pub use disk::DiskQueue;
+pub use lock::{DirectoryLock, LOCK_FILE};
 
 use crate::config::{ComponentId, ConfigError};
 
@@ -19,7 +21,8 @@ use crate::config::{ComponentId, ConfigError};
 #[serde(deny_unknown_fields, default)]
 pub struct SendingQueueConfig {
     pub storage: Storage,
-    /// Where the segments live; by default `data/queue/<type>-<name>`. One agent per directory.
+    /// Where the segments live; by default `data/queue/<type>-<name>` (see
+    /// `ComponentId::file_name`). One queue per directory: claimed at load, locked at run.
     pub directory: Option<PathBuf>,
     /// Beyond this, the queue takes nothing more and the receivers refuse (429/503).
     pub max_size: ByteSize,
@@ -74,7 +77,7 @@ impl SendingQueueConfig {
     pub fn directory_for(&self, id: &ComponentId) -> PathBuf {
         self.directory
             .clone()
-            .unwrap_or_else(|| PathBuf::from("data/queue").join(id.to_string().replace('/', "-")))
+            .unwrap_or_else(|| PathBuf::from("data/queue").join(id.file_name()))
     }
 
     pub fn validate(&self) -> Vec<ConfigError> {
@@ -124,6 +127,10 @@ pub enum QueueError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the queue directory {} is locked by another agent, {}; one agent per directory: give this one another sending_queue.directory", path.display(), holder.map_or_else(|| format!("whose pid is not in its {LOCK_FILE} file yet"), |pid| format!("process {pid}")))]
+    Locked { path: PathBuf, holder: Option<u32> },
+    #[error("the queue directory {} is still held by this agent's previous instance of the exporter, which did not stop", path.display())]
+    HeldHere { path: PathBuf },
     #[error("cannot recover the queue segment {path}: {source}")]
     Recover {
         path: PathBuf,

@@ -181,3 +181,26 @@ fn a_disk_queue_needs_room_for_a_segment() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].to_string().contains("sending_queue.max_size"));
 }
+
+#[tokio::test]
+async fn a_directory_holds_one_queue_at_a_time_and_is_free_once_it_closes() {
+    let directory = directory("lock");
+    let config = config(&directory);
+    let (first, _acked) = DiskQueue::open(&config, &id()).unwrap();
+    let pid = std::fs::read_to_string(directory.join(LOCK_FILE)).unwrap();
+    assert_eq!(pid.trim(), std::process::id().to_string());
+    let second = DiskQueue::open(&config, &ComponentId::parse("file/other").unwrap());
+    assert!(
+        matches!(second, Err(QueueError::HeldHere { .. })),
+        "{:?}",
+        second.err()
+    );
+    // A reload opens the queue again while the previous instance closes: it waits for it.
+    let closing = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(first);
+    });
+    let reopened = DiskQueue::open_when_free(&config, &id()).await;
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+    closing.await.unwrap();
+}

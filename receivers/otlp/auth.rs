@@ -31,6 +31,25 @@ impl AuthConfig {
                 "expected a token, found an empty string",
             ));
         }
+        // The file is read now, as the receiver will read it: a missing or empty one fails
+        // `validate` rather than the start.
+        if self.bearer_tokens_file.is_some() {
+            let file_only = AuthConfig {
+                bearer_tokens: Vec::new(),
+                bearer_tokens_file: self.bearer_tokens_file.clone(),
+            };
+            match BearerAuth::load(&file_only) {
+                Ok(_) => {}
+                Err(AuthError::File { path, reason }) => errors.push(ConfigError::new(
+                    "bearer_tokens_file",
+                    format!("expected a readable file of tokens, found {path}: {reason}"),
+                )),
+                Err(e) => errors.push(ConfigError::new(
+                    "bearer_tokens_file",
+                    format!("expected at least one token (one a line, # for comments): {e}"),
+                )),
+            }
+        }
         errors
     }
 }
@@ -136,6 +155,38 @@ mod tests {
             auth().check(Some(b"Bearer s3cret2")),
             Err(AuthError::Invalid)
         );
+    }
+
+    fn file_config(name: &str, contents: Option<&str>) -> AuthConfig {
+        let path =
+            std::env::temp_dir().join(format!("tributary-tokens-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        if let Some(contents) = contents {
+            std::fs::write(&path, contents).unwrap();
+        }
+        AuthConfig {
+            bearer_tokens: vec![],
+            bearer_tokens_file: Some(path),
+        }
+    }
+
+    #[test]
+    fn validate_reads_the_token_file() {
+        let missing = file_config("missing", None).validate();
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert_eq!(missing[0].path, "bearer_tokens_file");
+        assert!(
+            missing[0]
+                .message
+                .starts_with("expected a readable file of tokens, found /"),
+            "{missing:?}"
+        );
+        let empty = file_config("comments", Some("# only a comment\n\n")).validate();
+        assert_eq!(empty.len(), 1, "{empty:?}");
+        assert!(empty[0].message.contains("holds no token"), "{empty:?}");
+        let good = file_config("good", Some("alpha\n"));
+        assert_eq!(good.validate(), vec![]);
+        std::fs::remove_file(good.bearer_tokens_file.unwrap()).unwrap();
     }
 
     #[test]

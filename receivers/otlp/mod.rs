@@ -5,6 +5,7 @@ mod body;
 mod decode;
 mod grpc;
 mod http;
+mod origin;
 mod status;
 #[cfg(feature = "tls")]
 mod tls;
@@ -28,7 +29,7 @@ pub use grpc::RawCodec;
 #[doc(hidden)]
 pub use wellformed::check as check_wellformed;
 
-use crate::config::{enabled_with_defaults, host_port_problem, ComponentId, ConfigError};
+use crate::config::{enabled_with_defaults, host_port_problem, Claim, ComponentId, ConfigError};
 use crate::pipeline::admission::{AckMode, Admission};
 use crate::pipeline::{Routes, StartError};
 
@@ -200,6 +201,14 @@ impl OtlpReceiverConfig {
                         "expected at least one origin (or \"*\"), found none",
                     ));
                 }
+                for (index, origin) in cors.allowed_origins.iter().enumerate() {
+                    if let Some(problem) = origin::problem(origin) {
+                        errors.push(ConfigError::new(
+                            format!("{path}.cors.allowed_origins[{index}]"),
+                            problem,
+                        ));
+                    }
+                }
             }
             security_errors(http.tls.as_ref(), http.auth.as_ref(), path, &mut errors);
         }
@@ -214,18 +223,22 @@ impl OtlpReceiverConfig {
             }
             security_errors(grpc.tls.as_ref(), grpc.auth.as_ref(), path, &mut errors);
         }
-        if let (Some(http), Some(grpc)) = (&protocols.http, &protocols.grpc) {
-            if http.endpoint == grpc.endpoint {
-                errors.push(ConfigError::new(
-                    "protocols.grpc.endpoint",
-                    format!(
-                        "expected an endpoint other than http's, found the same {:?}",
-                        grpc.endpoint
-                    ),
-                ));
-            }
-        }
         errors
+    }
+
+    /// Its listen addresses; http and grpc on one port clash like two receivers would.
+    pub fn claims(&self) -> Vec<Claim> {
+        let http = self
+            .protocols
+            .http
+            .as_ref()
+            .and_then(|http| Claim::listen("protocols.http.endpoint", &http.endpoint));
+        let grpc = self
+            .protocols
+            .grpc
+            .as_ref()
+            .and_then(|grpc| Claim::listen("protocols.grpc.endpoint", &grpc.endpoint));
+        http.into_iter().chain(grpc).collect()
     }
 }
 
@@ -248,8 +261,10 @@ fn security_errors(
                 "this build has no TLS support (build with the `tls` feature)",
             ));
         }
+        let mut files_exist = true;
         for (field, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
             if !file.is_file() {
+                files_exist = false;
                 errors.push(ConfigError::new(
                     format!("{path}.tls.{field}"),
                     format!(
@@ -259,6 +274,19 @@ fn security_errors(
                 ));
             }
         }
+        #[cfg(feature = "tls")]
+        if files_exist {
+            for (field, problem) in tls::problems(tls) {
+                let field = [path, "tls", field]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                errors.push(ConfigError::new(field, problem));
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = files_exist;
     }
     if let Some(auth) = auth {
         for mut error in auth.validate() {

@@ -10,6 +10,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+use super::claims::{self, Claim, Claimant};
 use super::service::ServiceSection;
 use super::{did_you_mean, env, pipelines, ComponentConfig, ComponentId, ConfigError, Document};
 
@@ -82,6 +83,26 @@ where
     };
     let pipelines = pipelines::resolve(&service, &receivers, &processors, &exporters, &mut errors);
 
+    // The agent binds its own telemetry address before any pipeline starts: it comes first.
+    let mut claimants: Vec<Claimant> = Claim::socket(
+        "telemetry.metrics.address",
+        service.telemetry.metrics.address,
+    )
+    .map(|claim| Claimant {
+        location: locate(&text, &["service", "telemetry", "metrics", "address"]),
+        owner: "service".into(),
+        claim,
+    })
+    .into_iter()
+    .collect();
+    let mut component_claims = Vec::new();
+    component_claims.extend(claimants_of(&text, &receivers));
+    component_claims.extend(claimants_of(&text, &processors));
+    component_claims.extend(claimants_of(&text, &exporters));
+    component_claims.sort_by_key(|c| c.location.map(|l| (l.line(), l.column())));
+    claimants.extend(component_claims);
+    errors.extend(claims::clashes(&claimants));
+
     if !errors.is_empty() {
         errors.sort_by_key(|e| (e.line.is_none(), e.line));
         return Err(errors);
@@ -150,6 +171,37 @@ fn parse_section<T: ComponentConfig>(
         }
     }
     parsed
+}
+
+fn claimants_of<T: ComponentConfig>(text: &str, parsed: &Parsed<T>) -> Vec<Claimant> {
+    let section = T::KIND.section();
+    parsed
+        .by_name
+        .iter()
+        .flat_map(|(name, (id, config))| {
+            config.claims(id).into_iter().map(move |claim| {
+                let mut path = vec![section, name.as_str()];
+                path.extend(claim.path.split('.'));
+                Claimant {
+                    location: locate(text, &path).or(parsed.locations.get(name).copied()),
+                    owner: format!("{section}.{name}"),
+                    claim,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Where the value at `path` is written; for a default (not written), where its closest
+/// written parent is.
+fn locate(text: &str, path: &[&str]) -> Option<Location> {
+    (1..=path.len()).rev().find_map(|depth| {
+        focus(text, &path[..depth], PhantomData::<Spanned<IgnoredAny>>)
+            .ok()
+            .flatten()
+            .map(|spanned| spanned.referenced)
+            .filter(|location| location.line() > 0)
+    })
 }
 
 fn push_prefixed(

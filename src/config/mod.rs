@@ -1,5 +1,6 @@
 //! `collector.yaml`: loading, environment substitution, component ids and validation.
 
+pub mod claims;
 mod env;
 mod load;
 mod pipelines;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize as _;
 
 pub use crate::model::{did_you_mean, ComponentId, ConfigError, ConfigErrors, IdError, Kind};
+pub use claims::Claim;
 pub use service::{LogFormat, LogsTelemetry, MetricsTelemetry, TelemetryConfig};
 
 use crate::model::Signal;
@@ -103,6 +105,12 @@ pub trait ComponentConfig: Sized {
 
     /// Every problem, each with its path relative to the component.
     fn validate(&self) -> Vec<ConfigError>;
+
+    /// What it takes for itself alone (ports, directories, files), each with its path
+    /// relative to the component; the loader refuses two claims on one resource.
+    fn claims(&self, _id: &ComponentId) -> Vec<Claim> {
+        Vec::new()
+    }
 
     /// For exporters: whether a pipeline may list it under `exporters`...
     fn takes_data(&self) -> bool {

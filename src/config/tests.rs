@@ -267,3 +267,54 @@ fn the_dual_write_example_is_valid() {
     let config = Config::parse(text, |_| None).unwrap_or_else(|e| panic!("{e:#?}"));
     assert_eq!(config.pipelines[0].exporters.len(), 2);
 }
+
+#[test]
+fn validate_checks_the_files_and_origins_run_would_fail_on() {
+    let garbage = std::env::temp_dir().join(format!("tributary-garbage-{}", std::process::id()));
+    std::fs::write(&garbage, "not PEM at all").unwrap();
+    let text = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        cors: {{ allowed_origins: ["not a url", "https://x/path", "ftp://x", "https://ok.example.com", "*"] }}
+        auth: {{ bearer_tokens_file: /nonexistent/tokens.txt }}
+      grpc:
+        tls: {{ cert_file: "{garbage}", key_file: "{garbage}" }}
+exporters:
+  debug:
+service:
+  pipelines:
+    traces: {{ receivers: [otlp], exporters: [debug] }}
+"#,
+        garbage = garbage.display()
+    );
+    let errors = errors_of(&text);
+    std::fs::remove_file(&garbage).unwrap();
+    for expected in [
+        "receivers.otlp.protocols.http.cors.allowed_origins[0]: expected \"*\" or scheme://host[:port]",
+        "receivers.otlp.protocols.http.cors.allowed_origins[1]: expected",
+        "receivers.otlp.protocols.http.cors.allowed_origins[2]: expected",
+        "receivers.otlp.protocols.http.auth.bearer_tokens_file: expected a readable file of tokens, found /nonexistent/tokens.txt",
+    ] {
+        assert_has(&errors, expected);
+    }
+    #[cfg(feature = "tls")]
+    {
+        assert_has(
+            &errors,
+            "receivers.otlp.protocols.grpc.tls.cert_file: expected PEM certificates",
+        );
+        assert_has(
+            &errors,
+            "receivers.otlp.protocols.grpc.tls.key_file: expected a PEM private key",
+        );
+    }
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.contains("allowed_origins[3]") || e.contains("allowed_origins[4]")),
+        "{errors:#?}"
+    );
+}

@@ -53,6 +53,22 @@ impl ComponentId {
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
+
+    /// A file or directory name for this id's default files, one per id: `kafka-dlq` for
+    /// `kafka/dlq` (the name every id without a '/' in its name always had, so upgrades find
+    /// their data). A name with a '/' cannot turn it into '-' (`kafka/a/b` and `kafka/a-b` would
+    /// share one), so it is percent-encoded behind a leading `~`, which no type starts with:
+    /// `~kafka-a%2Fb`.
+    pub fn file_name(&self) -> String {
+        match &self.name {
+            None => self.type_name.clone(),
+            Some(name) if !name.contains('/') => format!("{}-{name}", self.type_name),
+            Some(name) => {
+                let encoded = name.replace('%', "%25").replace('/', "%2F");
+                format!("~{}-{encoded}", self.type_name)
+            }
+        }
+    }
 }
 
 impl fmt::Display for ComponentId {
@@ -79,6 +95,18 @@ mod tests {
             ComponentId::parse("tag/prod/eu").unwrap().name(),
             Some("prod/eu")
         );
+    }
+
+    #[test]
+    fn file_names_keep_the_old_form_and_tell_every_id_apart() {
+        let name = |id: &str| ComponentId::parse(id).unwrap().file_name();
+        assert_eq!(name("kafka"), "kafka");
+        assert_eq!(name("kafka/dlq"), "kafka-dlq");
+        assert_eq!(name("kafka/a-b"), "kafka-a-b");
+        assert_eq!(name("kafka/a/b"), "~kafka-a%2Fb");
+        assert_ne!(name("kafka/a%2Fb"), name("kafka/a/b"));
+        assert_ne!(name("kafka/a%2F/b"), name("kafka/a/%2Fb"));
+        assert!(!name("kafka/../../etc").contains('/'));
     }
 
     #[test]
