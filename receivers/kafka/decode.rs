@@ -20,15 +20,25 @@ pub struct Consumed {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Keys and values as the bytes Kafka holds: nothing promises that either is UTF-8.
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Consumed {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .find(|(key, _)| key.eq_ignore_ascii_case(name.as_bytes()))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+
+    /// The first header whose key is not UTF-8: (its index, its key). Such a header cannot be
+    /// looked up by name, so the record's meaning is uncertain and it goes to the dead letter.
+    pub fn unreadable_header(&self) -> Option<(usize, &[u8])> {
+        self.headers
+            .iter()
+            .position(|(key, _)| std::str::from_utf8(key).is_err())
+            .map(|index| (index, self.headers[index].0.as_slice()))
     }
 }
 
@@ -227,7 +237,7 @@ mod tests {
             value: value.to_vec(),
             headers: headers
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
                 .collect(),
         }
     }
@@ -251,6 +261,18 @@ mod tests {
         );
         assert!(garbage
             .is_err_and(|e| e.signal == Some(Signal::Logs) && e.error.contains("do not decode")));
+    }
+
+    #[test]
+    fn a_header_key_that_is_not_utf8_is_reported_and_the_others_still_read() {
+        let mut consumed = record(b"", &[("signal", "logs")]);
+        assert_eq!(consumed.unreadable_header(), None);
+        consumed.headers.push((b"bad\xff".to_vec(), b"x".to_vec()));
+        assert_eq!(
+            consumed.unreadable_header(),
+            Some((1, b"bad\xff".as_slice()))
+        );
+        assert_eq!(consumed.header("SIGNAL"), Some("logs"));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct DeadLetter {
     pub original_value: Option<String>,
     /// The Kafka consumer that read the record, for items refused after consuming it.
     pub consumer_id: Option<String>,
+    /// The message fields that hold base64 rather than text: bytes read from outside that were
+    /// not UTF-8 (see `text_or_base64`).
+    pub base64_fields: Vec<&'static str>,
     pub retry_count: u32,
     pub timestamp: SystemTime,
 }
@@ -65,6 +68,9 @@ pub struct DlqMessage<'a> {
     pub rule: Option<&'a str>,
     pub field: Option<&'a str>,
     pub value: Option<&'a str>,
+    /// Which of the fields above are base64, because the bytes they hold are not UTF-8.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub base64_fields: &'a [&'static str],
 }
 
 impl DeadLetter {
@@ -89,6 +95,7 @@ impl DeadLetter {
             original: None,
             original_value: None,
             consumer_id: None,
+            base64_fields: Vec::new(),
             retry_count: 0,
             timestamp: SystemTime::now(),
         }
@@ -120,11 +127,26 @@ impl DeadLetter {
             rule: self.rule.as_deref(),
             field: self.field.as_deref(),
             value: self.value.as_deref(),
+            base64_fields: &self.base64_fields,
         }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&self.message()).unwrap_or_default()
+    }
+}
+
+/// Bytes read from outside (a Kafka key, value or header) for a DLQ text field: the text when
+/// they are UTF-8, else their base64 and `true`, for the field to be listed in `base64_fields`.
+/// Nothing is replaced or lost, so the record can be rebuilt from its dead letter.
+pub fn text_or_base64(bytes: &[u8]) -> (String, bool) {
+    use base64::Engine;
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            true,
+        ),
     }
 }
 
