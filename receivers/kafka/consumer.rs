@@ -46,6 +46,8 @@ const ADMITTED: u8 = 1;
 const LOST: u8 = 2;
 
 pub const DUPLICATES: &str = "tributary_receiver_kafka_duplicates_total";
+/// Ids forgotten before their window ended, because `dedupe.max_entries` were remembered.
+pub const DEDUPE_EVICTED: &str = "tributary_receiver_kafka_dedupe_evicted_total";
 pub const UNDECODABLE: &str = "tributary_receiver_kafka_undecodable_total";
 pub const LAG: &str = "tributary_receiver_kafka_consumer_lag";
 pub const ASSIGNED: &str = "tributary_receiver_kafka_assigned_partitions";
@@ -229,7 +231,7 @@ impl KafkaReceiver {
             dedupe: config
                 .dedupe
                 .as_ref()
-                .map(|d| Arc::new(Mutex::new(Dedupe::new(d.window)))),
+                .map(|d| Arc::new(Mutex::new(Dedupe::new(d.window, d.max_entries)))),
             paused: false,
         })
     }
@@ -309,7 +311,11 @@ impl KafkaReceiver {
                 finish(&self.shared);
                 return true;
             }
-            dedupe.remember(id.clone(), now);
+            let forgotten = dedupe.remember(id.clone(), now);
+            if forgotten > 0 {
+                metrics::counter!(DEDUPE_EVICTED, "receiver" => self.id.clone())
+                    .increment(forgotten as u64);
+            }
         }
         let payload = match decode(&record, self.config.encoding) {
             Ok(payload) => payload,
