@@ -116,10 +116,16 @@ impl ConsumerContext for Context {
                 // abandoned uncommitted, for the next owner to read again.
                 commit(consumer, &self.shared, CommitMode::Sync);
                 let mut offsets = lock(&self.shared.offsets);
+                let mut replay = lock(&self.shared.replay);
                 for element in partitions.elements() {
-                    offsets.abandon(element.topic(), element.partition());
+                    let (topic, partition) = (element.topic(), element.partition());
+                    offsets.abandon(topic, partition);
+                    // The next owner reads from the committed offset, which a hold kept at or
+                    // before the record to read again; this member no longer seeks there.
+                    offsets.release(topic, partition);
+                    replay.retain(|(t, p, _)| (t.as_str(), *p) != (topic, partition));
                 }
-                drop(offsets);
+                drop((replay, offsets));
                 tracing::info!(receiver = %self.shared.receiver, partitions = partitions.count(), "partitions revoked");
                 if cooperative {
                     consumer.incremental_unassign(partitions)
@@ -487,29 +493,46 @@ impl KafkaReceiver {
 
     /// Partitions where a pipeline lost a record are read again from it.
     fn replay_lost(&self) {
-        let lost = std::mem::take(&mut *lock(&self.shared.replay));
-        let mut earliest: std::collections::HashMap<(String, i32), i64> = Default::default();
-        for (topic, partition, offset) in lost {
-            let entry = earliest.entry((topic, partition)).or_insert(offset);
-            *entry = (*entry).min(offset);
-        }
-        for ((topic, partition), lost) in earliest {
-            // Records before the lost one that are still on their way go again too: once the
-            // partition is abandoned, nothing would hold the commit point before them.
-            let mut offsets = lock(&self.shared.offsets);
-            let offset = offsets
-                .earliest_unfinished(&topic, partition)
-                .map_or(lost, |unfinished| unfinished.min(lost));
-            offsets.abandon(&topic, partition);
-            drop(offsets);
-            tracing::warn!(receiver = %self.id, topic, partition, offset, "a record was not delivered; reading its partition again from it");
-            if let Err(e) = self.consumer.seek(
-                &topic,
+        replay_lost(&self.shared, |topic, partition, offset| {
+            self.consumer.seek(
+                topic,
                 partition,
                 Offset::Offset(offset),
                 Duration::from_secs(5),
-            ) {
-                tracing::error!(receiver = %self.id, topic, partition, error = %e, "cannot seek back; the record is read again after a restart");
+            )
+        });
+    }
+}
+
+/// Seeks each partition where a pipeline lost a record back to it. A seek that fails is tried
+/// again at the next tick, and until one succeeds the partition's commit point is held at the
+/// record: the records read past it meanwhile must not commit it away.
+fn replay_lost(
+    shared: &Shared,
+    mut seek: impl FnMut(&str, i32, i64) -> Result<(), KafkaError>,
+) {
+    let lost = std::mem::take(&mut *lock(&shared.replay));
+    let mut earliest: std::collections::HashMap<(String, i32), i64> = Default::default();
+    for (topic, partition, offset) in lost {
+        let entry = earliest.entry((topic, partition)).or_insert(offset);
+        *entry = (*entry).min(offset);
+    }
+    for ((topic, partition), lost) in earliest {
+        // Records before the lost one that are still on their way go again too: once the
+        // partition is abandoned, nothing would hold the commit point before them.
+        let mut offsets = lock(&shared.offsets);
+        let offset = offsets
+            .earliest_unfinished(&topic, partition)
+            .map_or(lost, |unfinished| unfinished.min(lost));
+        offsets.abandon(&topic, partition);
+        offsets.hold(&topic, partition, offset);
+        drop(offsets);
+        tracing::warn!(receiver = %shared.receiver, topic, partition, offset, "a record was not delivered; reading its partition again from it");
+        match seek(&topic, partition, offset) {
+            Ok(()) => lock(&shared.offsets).release(&topic, partition),
+            Err(e) => {
+                tracing::error!(receiver = %shared.receiver, topic, partition, offset, error = %e, "cannot seek back to a record that was not delivered; trying again in a moment, and committing nothing past it meanwhile");
+                lock(&shared.replay).push((topic, partition, offset));
             }
         }
     }
@@ -587,4 +610,59 @@ fn raw_headers(message: &BorrowedMessage<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            receiver: "kafka".into(),
+            offsets: Mutex::new(Offsets::default()),
+            replay: Mutex::new(Vec::new()),
+            start_at: StartAt::Committed,
+            start_applied: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn a_failed_seek_back_is_tried_again_and_holds_the_commit_point_until_it_succeeds() {
+        let shared = shared();
+        let generation = lock(&shared.offsets).started("t", 0, 7).0;
+        lock(&shared.replay).push(("t".into(), 0, 7));
+        let mut sought = Vec::new();
+        replay_lost(&shared, |topic, partition, offset| {
+            sought.push((topic.to_string(), partition, offset));
+            Err(KafkaError::Seek("broker away".into()))
+        });
+        assert_eq!(sought, vec![("t".to_string(), 0, 7)]);
+        assert_eq!(
+            *lock(&shared.replay),
+            vec![("t".to_string(), 0, 7)],
+            "to be tried again"
+        );
+        // Reading goes on past it meanwhile; those records must not commit it away.
+        let after = lock(&shared.offsets).started("t", 0, 8).0;
+        assert_ne!(after, generation);
+        lock(&shared.offsets).finished("t", 0, 8, after);
+        assert_eq!(
+            lock(&shared.offsets).take_commits(),
+            vec![("t".to_string(), 0, 7)]
+        );
+
+        let mut sought = Vec::new();
+        replay_lost(&shared, |topic, partition, offset| {
+            sought.push((topic.to_string(), partition, offset));
+            Ok(())
+        });
+        assert_eq!(sought, vec![("t".to_string(), 0, 7)]);
+        assert!(lock(&shared.replay).is_empty(), "done once the seek succeeded");
+        let again = lock(&shared.offsets).started("t", 0, 7).0;
+        lock(&shared.offsets).finished("t", 0, 7, again);
+        assert_eq!(
+            lock(&shared.offsets).take_commits(),
+            vec![("t".to_string(), 0, 8)]
+        );
+    }
 }
