@@ -334,7 +334,7 @@ fn produce_with_a_binary_header_key(topic: &str, key: &[u8]) {
         rd_kafka_vu_t {
             vtype: VType::RD_KAFKA_VTYPE_MSGFLAGS,
             u: Union {
-                i: rdkafka::bindings::RD_KAFKA_MSG_F_COPY as i32,
+                i: rdkafka::bindings::RD_KAFKA_MSG_F_COPY,
             },
         },
         header(content_type, b"application/x-protobuf"),

@@ -166,13 +166,14 @@ fn backup_order(name: &str, base: &str, extension: &str) -> Option<(String, u64)
         .strip_prefix('-')?
         .strip_suffix(extension)?;
     let stamp = rest.get(..BACKUP_STAMP_SHAPE.len())?;
-    let matches_shape = stamp
-        .bytes()
-        .zip(BACKUP_STAMP_SHAPE.bytes())
-        .all(|(c, shape)| match shape {
-            b'9' => c.is_ascii_digit(),
-            literal => c == literal,
-        });
+    let matches_shape =
+        stamp
+            .bytes()
+            .zip(BACKUP_STAMP_SHAPE.bytes())
+            .all(|(c, shape)| match shape {
+                b'9' => c.is_ascii_digit(),
+                literal => c == literal,
+            });
     if !matches_shape {
         return None;
     }

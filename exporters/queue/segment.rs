@@ -51,7 +51,11 @@ pub fn encode(seq: u64, batch: &Batch, max_body: u32) -> Result<Option<Vec<u8>>,
         .map_or("", |route| route.pipeline());
     let source: &str = &batch.context.source;
     let payload = batch.encode_protobuf();
-    let body_len = 8 + 4 + 1 + 4 + pipeline.len().min(u16::MAX as usize)
+    let body_len = 8
+        + 4
+        + 1
+        + 4
+        + pipeline.len().min(u16::MAX as usize)
         + source.len().min(u16::MAX as usize)
         + payload.len();
     if body_len as u64 > u64::from(max_body) {

@@ -198,8 +198,16 @@ async fn a_batch_over_the_record_limit_is_refused_not_written_and_the_rest_pass(
     large.context.receipts = Receipts::one(refused);
     let sent = vec![batch("before"), large, batch("after")];
     let seen = run_queue_limited(&config, sent, |_| true, limit).await;
-    assert_eq!(seen, vec!["before", "after"], "the large batch never reached the exporter");
-    assert_eq!(refused_done.await, Ok(false), "its sender hears it was refused");
+    assert_eq!(
+        seen,
+        vec!["before", "after"],
+        "the large batch never reached the exporter"
+    );
+    assert_eq!(
+        refused_done.await,
+        Ok(false),
+        "its sender hears it was refused"
+    );
     for entry in std::fs::read_dir(&directory).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|x| x == "seg") {

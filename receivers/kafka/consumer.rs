@@ -401,7 +401,12 @@ impl KafkaReceiver {
     }
 
     /// The record, as it was in Kafka, to the dead letter of the pipelines of its signal.
-    async fn dead_letter(&self, record: &Consumed, signal: Option<Signal>, problem: Problem) -> bool {
+    async fn dead_letter(
+        &self,
+        record: &Consumed,
+        signal: Option<Signal>,
+        problem: Problem,
+    ) -> bool {
         let Problem {
             error,
             error_type,
@@ -507,10 +512,7 @@ impl KafkaReceiver {
 /// Seeks each partition where a pipeline lost a record back to it. A seek that fails is tried
 /// again at the next tick, and until one succeeds the partition's commit point is held at the
 /// record: the records read past it meanwhile must not commit it away.
-fn replay_lost(
-    shared: &Shared,
-    mut seek: impl FnMut(&str, i32, i64) -> Result<(), KafkaError>,
-) {
+fn replay_lost(shared: &Shared, mut seek: impl FnMut(&str, i32, i64) -> Result<(), KafkaError>) {
     let lost = std::mem::take(&mut *lock(&shared.replay));
     let mut earliest: std::collections::HashMap<(String, i32), i64> = Default::default();
     for (topic, partition, offset) in lost {
@@ -657,7 +659,10 @@ mod tests {
             Ok(())
         });
         assert_eq!(sought, vec![("t".to_string(), 0, 7)]);
-        assert!(lock(&shared.replay).is_empty(), "done once the seek succeeded");
+        assert!(
+            lock(&shared.replay).is_empty(),
+            "done once the seek succeeded"
+        );
         let again = lock(&shared.offsets).started("t", 0, 7).0;
         lock(&shared.offsets).finished("t", 0, 7, again);
         assert_eq!(

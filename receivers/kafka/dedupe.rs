@@ -23,10 +23,6 @@ impl Dedupe {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
     /// Whether `id` was delivered within the window.
     pub fn seen(&mut self, id: &str, now: Instant) -> bool {
         while let Some((at, _)) = self.order.front() {
@@ -80,7 +76,11 @@ mod tests {
             let now = start + Duration::from_millis(i);
             assert!(!dedupe.seen(&format!("id-{i}"), now));
             dedupe.remember(format!("id-{i}"), now);
-            assert!(dedupe.len() <= 3, "{} entries after {i}", dedupe.len());
+            assert!(
+                dedupe.seen.len() <= 3,
+                "{} entries after {i}",
+                dedupe.seen.len()
+            );
             assert_eq!(dedupe.order.len(), dedupe.seen.len());
         }
         let later = start + Duration::from_secs(1);

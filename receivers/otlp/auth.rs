@@ -107,7 +107,9 @@ impl BearerAuth {
         let matched = self
             .digests
             .iter()
-            .fold(subtle::Choice::from(0), |found, d| found | d.ct_eq(&presented));
+            .fold(subtle::Choice::from(0), |found, d| {
+                found | d.ct_eq(&presented)
+            });
         if bool::from(matched) {
             Ok(())
         } else {
