@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::RecordEncoding;
 use crate::pipeline::batch::{decode_otlp_json, decode_protobuf, Payload, Signal};
-use crate::pipeline::dead_letter::nanos_from_rfc3339;
+use crate::pipeline::dead_letter::{nanos_from_rfc3339, text_or_base64};
 
 /// A record as read, owned so that it outlives the consumer's buffer.
 pub struct Consumed {
@@ -30,6 +30,22 @@ impl Consumed {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name.as_bytes()))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+
+    /// A header's value for an error message: quoted text, `none`, or base64 for bytes that
+    /// are not UTF-8 (which `header` cannot return).
+    pub fn shown_header(&self, name: &str) -> String {
+        let found = self
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name.as_bytes()));
+        match found {
+            None => "none".to_string(),
+            Some((_, value)) => match text_or_base64(value) {
+                (text, false) => format!("{text:?}"),
+                (base64, true) => format!("bytes that are not UTF-8 (base64 {base64})"),
+            },
+        }
     }
 
     /// The first header whose key is not UTF-8: (its index, its key). Such a header cannot be
@@ -54,8 +70,8 @@ pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, 
     let encoding = match configured {
         RecordEncoding::Auto => encoding_from_headers(record).ok_or_else(|| {
             fail(format!(
-                "expected a content-type header (application/x-protobuf or application/json), found {:?}",
-                record.header("content-type")
+                "expected a content-type header (application/x-protobuf or application/json), found {}",
+                record.shown_header("content-type")
             ))
         })?,
         other => other,
@@ -65,8 +81,8 @@ pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, 
         RecordEncoding::OtlpProto | RecordEncoding::OtlpJson | RecordEncoding::Auto => {
             let signal = signal.ok_or_else(|| {
                 fail(format!(
-                    "expected a signal header (traces, metrics or logs), found {:?}",
-                    record.header("signal")
+                    "expected a signal header (traces, metrics or logs), found {}",
+                    record.shown_header("signal")
                 ))
             })?;
             let decoded = if encoding == RecordEncoding::OtlpJson {
@@ -107,7 +123,12 @@ fn gds_json(value: &[u8]) -> Result<Payload, String> {
     let time = message["timestamp"]
         .as_str()
         .and_then(nanos_from_rfc3339)
-        .ok_or("expected an RFC 3339 `timestamp`")?;
+        .ok_or_else(|| {
+            format!(
+                "expected an RFC 3339 `timestamp` from 1970 to 2554, found {}",
+                message["timestamp"]
+            )
+        })?;
     let mut resource = Vec::new();
     for (field, key) in [
         ("database_type", "db.system"),
@@ -273,6 +294,14 @@ mod tests {
             Some((1, b"bad\xff".as_slice()))
         );
         assert_eq!(consumed.header("SIGNAL"), Some("logs"));
+        consumed
+            .headers
+            .push((b"content-type".to_vec(), b"\xffjson".to_vec()));
+        let refused = decode(&consumed, RecordEncoding::Auto);
+        assert!(
+            refused.is_err_and(|e| e.error.contains("not UTF-8 (base64 /2pzb24=)")),
+            "a header value that is not UTF-8 is named in the error"
+        );
     }
 
     #[test]
@@ -291,5 +320,7 @@ mod tests {
         assert_eq!(l.severity_text, "ERROR");
         assert_eq!(l.trace_id, vec![1, 2]);
         assert!(gds_json(br#"{"timestamp":"2025-01-15T10:30:00Z"}"#).is_err());
+        let far = gds_json(br#"{"timestamp":"292278994-08-17T07:12:55Z","level":"INFO"}"#);
+        assert!(far.is_err_and(|e| e.contains("292278994")));
     }
 }
