@@ -38,6 +38,11 @@ fn span_request(name: &str) -> Vec<u8> {
 /// Produces one record per name (a one-span OTLP request, with the headers the `kafka`
 /// exporter writes), or the raw bytes for a name starting with `!`.
 fn produce(topic: &str, names: &[String]) {
+    produce_to(topic, None, names)
+}
+
+/// As `produce`, to one partition, or by key when `partition` is `None`.
+fn produce_to(topic: &str, partition: Option<i32>, names: &[String]) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", kafka_brokers())
         .set("linger.ms", "5")
@@ -67,10 +72,11 @@ fn produce(topic: &str, names: &[String]) {
             };
             let producer = producer.clone();
             async move {
-                let record = FutureRecord::to(topic)
+                let mut record = FutureRecord::to(topic)
                     .key(name.as_str())
                     .payload(&value)
                     .headers(headers);
+                record.partition = partition;
                 producer
                     .send(record, Duration::from_secs(30))
                     .await
@@ -268,6 +274,155 @@ fn a_poison_record_goes_to_the_dlq_with_its_coordinates_and_consumption_continue
             .starts_with("poison/"),
         "{letter}"
     );
+    agent.assert_accounted(Duration::from_secs(10));
+}
+
+/// A one-span request that is not UTF-8 (its ids are not), so its dead letter holds base64.
+fn poison_value() -> Vec<u8> {
+    let mut request = ExportTraceServiceRequest::decode(span_request("poison").as_slice()).unwrap();
+    request.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![0xff; 16];
+    request.encode_to_vec()
+}
+
+/// Produces to partition 0 one OTLP record whose headers include one with a key that is not UTF-8, through
+/// librdkafka itself: rdkafka's `OwnedHeaders` (and the Python client) only take text keys.
+fn produce_with_a_binary_header_key(topic: &str, key: &[u8]) {
+    use rdkafka::bindings::{
+        rd_kafka_error_destroy, rd_kafka_error_string, rd_kafka_produceva,
+        rd_kafka_vtype_t as VType, rd_kafka_vu_s__bindgen_ty_1 as Union, rd_kafka_vu_t,
+    };
+    use rdkafka::producer::{BaseProducer, Producer};
+    use std::ffi::{c_void, CStr, CString};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .create()
+        .unwrap();
+    let topic = CString::new(topic).unwrap();
+    let value = poison_value();
+    let header_key = CString::new(key).unwrap();
+    let header = |name: &CStr, value: &[u8]| rd_kafka_vu_t {
+        vtype: VType::RD_KAFKA_VTYPE_HEADER,
+        u: Union {
+            header: rdkafka::bindings::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_2 {
+                name: name.as_ptr(),
+                val: value.as_ptr().cast::<c_void>(),
+                size: value.len() as isize,
+            },
+        },
+    };
+    let (content_type, signal) = (c"content-type", c"signal");
+    let fields = [
+        rd_kafka_vu_t {
+            vtype: VType::RD_KAFKA_VTYPE_TOPIC,
+            u: Union {
+                cstr: topic.as_ptr(),
+            },
+        },
+        rd_kafka_vu_t {
+            vtype: VType::RD_KAFKA_VTYPE_PARTITION,
+            u: Union { i32_: 0 },
+        },
+        rd_kafka_vu_t {
+            vtype: VType::RD_KAFKA_VTYPE_VALUE,
+            u: Union {
+                mem: rdkafka::bindings::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_1 {
+                    ptr: value.as_ptr() as *mut c_void,
+                    size: value.len(),
+                },
+            },
+        },
+        rd_kafka_vu_t {
+            vtype: VType::RD_KAFKA_VTYPE_MSGFLAGS,
+            u: Union {
+                i: rdkafka::bindings::RD_KAFKA_MSG_F_COPY,
+            },
+        },
+        header(content_type, b"application/x-protobuf"),
+        header(signal, b"traces"),
+        header(&header_key, b"x"),
+    ];
+    // SAFETY: every pointer in `fields` points into values alive until after the flush, and
+    // RD_KAFKA_MSG_F_COPY makes librdkafka copy the value.
+    unsafe {
+        let rk = producer.client().native_ptr();
+        let error = rd_kafka_produceva(rk, fields.as_ptr(), fields.len());
+        if !error.is_null() {
+            let text = CStr::from_ptr(rd_kafka_error_string(error)).to_string_lossy();
+            let text = text.into_owned();
+            rd_kafka_error_destroy(error);
+            panic!("producing the poison record: {text}");
+        }
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("the poison record was delivered");
+}
+
+#[test]
+fn a_record_with_a_header_key_that_is_not_utf8_is_dead_lettered_and_consumption_goes_on() {
+    require_kafka();
+    let topic = unique_topic("consume-binary-header");
+    let (out, dlq) = (tmp("binary-header.jsonl"), tmp("binary-header-dlq.jsonl"));
+    let config = config(&topic, "binary-header", &out, "").replace(
+        "exporters:\n",
+        &format!(
+            "exporters:\n  file/dlq: {{ path: \"{}\", flush_interval: 50ms }}\n",
+            dlq.display()
+        ),
+    );
+    let config = config.replace(
+        "exporters: [file] }",
+        "exporters: [file], dead_letter: [file/dlq] }",
+    );
+    let bad_key = b"trace\xff\xfe-state";
+    produce_with_a_binary_header_key(&topic, bad_key);
+    // Behind it in its partition: a receiver stuck on it would never get to them.
+    let good = names("good", 10);
+    produce_to(&topic, Some(0), &good);
+    let agent = Agent::start("binary-header", &config);
+
+    wait_for(&[&out], good.len(), Duration::from_secs(60));
+    let seen: HashSet<String> = spans_in(&out).into_keys().collect();
+    assert_eq!(
+        seen,
+        good.iter().cloned().collect::<HashSet<_>>(),
+        "every good record after the poison one arrived, and the poison one did not"
+    );
+    let started = Instant::now();
+    let letter = loop {
+        let text = std::fs::read_to_string(&dlq).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no dead letter"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    assert_eq!(letter["error_type"], "UnreadableRecord", "{letter}");
+    assert_eq!(letter["original_topic"], topic.as_str());
+    assert_eq!(letter["original_offset"], 0, "{letter}");
+    assert_eq!(letter["field"], "headers[2].key", "{letter}");
+    assert_eq!(letter["value"], engine.encode(bad_key), "{letter}");
+    let original = engine
+        .decode(letter["original_value"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(original, poison_value(), "the value, whole");
+    let marked: Vec<&str> = letter["base64_fields"]
+        .as_array()
+        .expect("base64_fields")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert_eq!(marked, ["original_value", "value"], "{letter}");
+    assert_eq!(
+        agent.metric("tributary_receiver_kafka_poison_records_total{receiver=\"kafka\"}"),
+        Some(1.0)
+    );
+    assert_eq!(agent.get("/health").0, 200, "the agent still runs");
     agent.assert_accounted(Duration::from_secs(10));
 }
 

@@ -137,30 +137,61 @@ fn backup_name(path: &Path, now: SystemTime) -> PathBuf {
     candidate
 }
 
-/// The backups of `path`, oldest first by name.
+/// The backups of `path`, oldest first. Only names of exactly the shape `backup_name` makes
+/// count: with templated paths, another file of the directory may start with the same base
+/// (`svc-1.jsonl` beside `svc.jsonl`, `a-<time>.b.jsonl` from `a.b.jsonl` beside `a.jsonl`),
+/// and rotation must never delete a file it did not make.
 pub fn backups_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     let (base, extension) = split_name(path);
     let directory = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let prefix = format!("{base}-");
     let mut found = Vec::new();
     for entry in std::fs::read_dir(directory)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        let is_backup = name.starts_with(&prefix)
-            && name.ends_with(&extension)
-            && name[prefix.len()..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit());
-        if is_backup {
-            found.push(directory.join(name));
+        if let Some(order) = backup_order(&name, &base, &extension) {
+            found.push((order, directory.join(name)));
         }
     }
     found.sort();
-    Ok(found)
+    Ok(found.into_iter().map(|(_, path)| path).collect())
 }
+
+/// For `base-<time>.ext` or `base-<time>-<n>.ext` (two rotations within one millisecond):
+/// (time, n), which orders backups by age; `None` for any other name.
+fn backup_order(name: &str, base: &str, extension: &str) -> Option<(String, u64)> {
+    let rest = name
+        .strip_prefix(base)?
+        .strip_prefix('-')?
+        .strip_suffix(extension)?;
+    let stamp = rest.get(..BACKUP_STAMP_SHAPE.len())?;
+    let matches_shape =
+        stamp
+            .bytes()
+            .zip(BACKUP_STAMP_SHAPE.bytes())
+            .all(|(c, shape)| match shape {
+                b'9' => c.is_ascii_digit(),
+                literal => c == literal,
+            });
+    if !matches_shape {
+        return None;
+    }
+    let counter = match &rest[stamp.len()..] {
+        "" => 0,
+        suffix => {
+            let digits = suffix.strip_prefix('-')?;
+            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse().ok()?
+        }
+    };
+    Some((stamp.to_string(), counter))
+}
+
+/// The time in a backup's name (`rfc3339` with `-` for `:`), `9` standing for any digit.
+const BACKUP_STAMP_SHAPE: &str = "9999-99-99T99-99-99.999Z";
 
 #[cfg(test)]
 mod tests {
@@ -201,6 +232,84 @@ mod tests {
             .unwrap()
             .contains(&format!("{:039}", 9)));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn rotated(path: &Path, max_backups: usize) -> RotatingFile {
+        let rotation = Rotation {
+            max_bytes: None,
+            max_age: None,
+            max_backups,
+        };
+        let mut file = RotatingFile::open(path.to_path_buf(), rotation).unwrap();
+        file.append(b"line\n").unwrap();
+        file.rotate().unwrap();
+        file
+    }
+
+    #[test]
+    fn rotation_leaves_a_file_whose_name_extends_the_base_alone() {
+        let dir = dir("neighbours");
+        let (svc, svc_1) = (dir.join("svc.jsonl"), dir.join("svc-1.jsonl"));
+        let mut other = rotated(&svc_1, 1);
+        other.append(b"svc-1 live\n").unwrap();
+        other.flush().unwrap();
+        rotated(&svc, 1).rotate().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&svc_1).unwrap(),
+            "svc-1 live\n",
+            "another service's live file"
+        );
+        assert_eq!(backups_of(&svc_1).unwrap().len(), 1, "and its backup stay");
+        let backups = backups_of(&svc).unwrap();
+        assert_eq!(backups.len(), 1, "{backups:?}");
+        assert!(backups[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("svc-2"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rotation_of_a_dotted_name_and_its_prefix_keep_their_own_backups() {
+        let dir = dir("dotted");
+        let (dotted, plain) = (dir.join("a.b.jsonl"), dir.join("a.jsonl"));
+        rotated(&dotted, 1);
+        let mut file = rotated(&plain, 1);
+        file.rotate().unwrap();
+        file.rotate().unwrap();
+        assert_eq!(backups_of(&dotted).unwrap().len(), 1, "a.b's backup stays");
+        assert_eq!(backups_of(&plain).unwrap().len(), 1);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 4);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn backups_are_recognised_by_their_exact_shape_and_ordered_by_age() {
+        let order = |name| backup_order(name, "svc", ".jsonl");
+        assert_eq!(
+            order("svc-2025-01-15T10-30-00.123Z.jsonl"),
+            Some(("2025-01-15T10-30-00.123Z".into(), 0))
+        );
+        assert_eq!(
+            order("svc-2025-01-15T10-30-00.123Z-12.jsonl"),
+            Some(("2025-01-15T10-30-00.123Z".into(), 12))
+        );
+        for other in [
+            "svc-1.jsonl",
+            "svc-1-2025-01-15T10-30-00.123Z.jsonl",
+            "svc-2025-01-15T10-30-00.123Z.b.jsonl",
+            "svc-2025-01-15T10-30-00.123Z-.jsonl",
+            "svc-2025-01-15T10-30-00.123Zx.jsonl",
+            "svc-2025-01-15 10-30-00.123Z.jsonl",
+            "svc.jsonl",
+        ] {
+            assert_eq!(order(other), None, "{other}");
+        }
+        assert!(
+            order("svc-2025-01-15T10-30-00.123Z-2.jsonl")
+                < order("svc-2025-01-15T10-30-00.123Z-10.jsonl")
+        );
     }
 
     #[test]

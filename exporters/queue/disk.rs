@@ -68,6 +68,8 @@ pub struct DiskQueue {
     /// This directory's own random number: with a record's sequence number, its id seed.
     nonce: u64,
     write_failing_since: Option<Instant>,
+    /// `segment::MAX_RECORD_BODY`, smaller in tests.
+    max_record_body: u32,
     /// Cancelled once the input closed: the queue then hands over what it holds and stops when
     /// all of it is settled.
     input_closed: CancellationToken,
@@ -212,6 +214,7 @@ impl DiskQueue {
             acks,
             nonce,
             write_failing_since: None,
+            max_record_body: segment::MAX_RECORD_BODY,
             input_closed: CancellationToken::new(),
             _lock: lock,
         };
@@ -312,8 +315,13 @@ impl DiskQueue {
     /// Writes the batch; gives it back when it cannot be written now (full, or a write error).
     fn write(&mut self, mut batch: Batch) -> Option<Batch> {
         let seq = self.next_seq;
-        let Some(record) = segment::encode(seq, &batch) else {
-            unreachable!("dead letters pass the disk queue by");
+        let record = match segment::encode(seq, &batch, self.max_record_body) {
+            Ok(Some(record)) => record,
+            Ok(None) => unreachable!("dead letters pass the disk queue by"),
+            Err(too_large) => {
+                self.refuse(batch, too_large);
+                return None;
+            }
         };
         let len = record.len() as u64;
         if self.total_bytes + len > self.config.max_size.as_u64() {
@@ -365,6 +373,26 @@ impl DiskQueue {
         }
         self.update_gauges();
         None
+    }
+
+    /// A batch too large to be read back is not written, and not retried: it could never be.
+    /// Its receipts fail, so clients waiting on them hear a refusal (a Kafka receiver reads the
+    /// records again).
+    fn refuse(&self, batch: Batch, too_large: segment::RecordTooLarge) {
+        let items = batch.items();
+        metrics::counter!(names::QUEUE_WRITE_ERRORS, "exporter" => self.exporter.clone())
+            .increment(1);
+        metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.exporter.clone())
+            .increment(items as u64);
+        ledger::exited(Exit::Failed, items);
+        tracing::error!(exporter = %self.exporter, error = %too_large, "a batch is too large for the disk queue; it is refused, not written (lower the batch processor's send_batch_max_size or send_batch_max_bytes)");
+        drop(batch);
+    }
+
+    #[cfg(test)]
+    pub fn with_max_record_body(mut self, bytes: u32) -> DiskQueue {
+        self.max_record_body = bytes;
+        self
     }
 
     /// The active segment is never deleted; when everything in it is settled, a new one takes

@@ -16,8 +16,19 @@ use crate::pipeline::batch::{decode_protobuf, Batch, Payload, Signal};
 use crate::pipeline::encoded::EncodedGroups;
 
 const HEADER: u64 = 8;
-/// Far above any batch the receivers accept; a larger length is a torn header.
-const MAX_BODY: u32 = 1 << 30;
+/// The largest record body: far above any batch the receivers accept. The writer refuses a
+/// larger one (it could not be read back), and the reader takes a larger length for a torn
+/// header.
+pub const MAX_RECORD_BODY: u32 = 1 << 30;
+
+/// A batch whose record would be larger than the queue can read back.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("expected a record of at most {limit} bytes, found a batch of {items} items that encodes to {bytes} bytes")]
+pub struct RecordTooLarge {
+    pub items: usize,
+    pub bytes: u64,
+    pub limit: u32,
+}
 
 /// One record as read back.
 pub struct Stored {
@@ -27,10 +38,11 @@ pub struct Stored {
     pub batch: Batch,
 }
 
-/// The whole record for `batch`, or `None` for what a disk queue cannot hold (dead letters).
-pub fn encode(seq: u64, batch: &Batch) -> Option<Vec<u8>> {
+/// The whole record for `batch`, or `None` for what a disk queue cannot hold (dead letters);
+/// an error when its body would be over `max_body` bytes.
+pub fn encode(seq: u64, batch: &Batch, max_body: u32) -> Result<Option<Vec<u8>>, RecordTooLarge> {
     if matches!(batch.resources(), Payload::DeadLetters(_)) {
-        return None;
+        return Ok(None);
     }
     let pipeline = batch
         .context
@@ -39,6 +51,20 @@ pub fn encode(seq: u64, batch: &Batch) -> Option<Vec<u8>> {
         .map_or("", |route| route.pipeline());
     let source: &str = &batch.context.source;
     let payload = batch.encode_protobuf();
+    let body_len = 8
+        + 4
+        + 1
+        + 4
+        + pipeline.len().min(u16::MAX as usize)
+        + source.len().min(u16::MAX as usize)
+        + payload.len();
+    if body_len as u64 > u64::from(max_body) {
+        return Err(RecordTooLarge {
+            items: batch.items(),
+            bytes: body_len as u64,
+            limit: max_body,
+        });
+    }
     let mut body =
         Vec::with_capacity(8 + 4 + 1 + 4 + pipeline.len() + source.len() + payload.len());
     body.extend_from_slice(&seq.to_le_bytes());
@@ -54,7 +80,7 @@ pub fn encode(seq: u64, batch: &Batch) -> Option<Vec<u8>> {
     record.extend_from_slice(&(body.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     record.extend_from_slice(&body);
-    Some(record)
+    Ok(Some(record))
 }
 
 fn decode(body: &[u8]) -> Option<Stored> {
@@ -110,7 +136,7 @@ pub fn read_at(file: &mut File, offset: u64, file_len: u64) -> std::io::Result<N
     let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
     let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
     let end = offset + HEADER + len as u64;
-    if len > MAX_BODY || end > file_len {
+    if len > MAX_RECORD_BODY || end > file_len {
         return Ok(Next::Torn);
     }
     let mut body = vec![0u8; len as usize];

@@ -65,7 +65,18 @@ async fn run_queue(
     sent: Vec<Batch>,
     settle: impl Fn(usize) -> bool,
 ) -> Vec<String> {
+    run_queue_limited(config, sent, settle, segment::MAX_RECORD_BODY).await
+}
+
+/// As `run_queue`, with records limited to `max_record_body` bytes.
+async fn run_queue_limited(
+    config: &SendingQueueConfig,
+    sent: Vec<Batch>,
+    settle: impl Fn(usize) -> bool,
+    max_record_body: u32,
+) -> Vec<String> {
     let (queue, acked) = DiskQueue::open(config, &id()).unwrap();
+    let queue = queue.with_max_record_body(max_record_body);
     let (input, queue_input) = mpsc::channel(8);
     let (to_exporter, mut exporter) = mpsc::channel(8);
     let stop = CancellationToken::new();
@@ -170,6 +181,47 @@ async fn on_queue_receipts_settle_once_written_and_delivery_receipts_once_delive
         "written is enough for on_queue"
     );
     assert_eq!(delivered_done.await, Ok(true));
+}
+
+#[tokio::test]
+async fn a_batch_over_the_record_limit_is_refused_not_written_and_the_rest_pass() {
+    let directory = directory("too-large");
+    let config = config(&directory);
+    let small_len = segment::encode(0, &batch("small"), u32::MAX)
+        .unwrap()
+        .unwrap()
+        .len() as u32;
+    // Room for a small batch (names differ by a few bytes); 200 spans are far over it.
+    let limit = small_len + 16;
+    let (refused, refused_done) = Receipt::channel(AckLevel::Queued);
+    let mut large = traces(None, vec![span("large", 1); 200]);
+    large.context.receipts = Receipts::one(refused);
+    let sent = vec![batch("before"), large, batch("after")];
+    let seen = run_queue_limited(&config, sent, |_| true, limit).await;
+    assert_eq!(
+        seen,
+        vec!["before", "after"],
+        "the large batch never reached the exporter"
+    );
+    assert_eq!(
+        refused_done.await,
+        Ok(false),
+        "its sender hears it was refused"
+    );
+    for entry in std::fs::read_dir(&directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "seg") {
+            let scanned = segment::scan(&path).unwrap();
+            assert!(!scanned.torn, "nothing unreadable was written");
+        }
+    }
+    let refused = segment::encode(7, &traces(None, vec![span("large", 1); 200]), limit);
+    let Err(error) = refused else {
+        panic!("expected the encoder to refuse the batch");
+    };
+    assert_eq!((error.items, error.limit), (200, limit));
+    assert!(error.bytes > u64::from(limit));
+    assert!(error.to_string().contains("encodes to"), "{error}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
 };
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, Statistics, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -24,10 +24,11 @@ use crate::config::ComponentId;
 use crate::exporters::kafka::QuietContext;
 use crate::pipeline::admission::{Admission, Refusal};
 use crate::pipeline::batch::{Batch, DeadLetter, DeadLetters, Payload, Signal};
-use crate::pipeline::dead_letter::{nanos_from_rfc3339, KafkaCoordinates};
+use crate::pipeline::dead_letter::{nanos_from_rfc3339, text_or_base64, KafkaCoordinates};
 use crate::pipeline::ledger::{self, Exit};
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::pipeline::Routes;
+use crate::telemetry::names;
 
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// A full pipeline is tried again this often; librdkafka's own prefetch (bounded by
@@ -45,6 +46,8 @@ const ADMITTED: u8 = 1;
 const LOST: u8 = 2;
 
 pub const DUPLICATES: &str = "tributary_receiver_kafka_duplicates_total";
+/// Ids forgotten before their window ended, because `dedupe.max_entries` were remembered.
+pub const DEDUPE_EVICTED: &str = "tributary_receiver_kafka_dedupe_evicted_total";
 pub const UNDECODABLE: &str = "tributary_receiver_kafka_undecodable_total";
 pub const LAG: &str = "tributary_receiver_kafka_consumer_lag";
 pub const ASSIGNED: &str = "tributary_receiver_kafka_assigned_partitions";
@@ -113,10 +116,16 @@ impl ConsumerContext for Context {
                 // abandoned uncommitted, for the next owner to read again.
                 commit(consumer, &self.shared, CommitMode::Sync);
                 let mut offsets = lock(&self.shared.offsets);
+                let mut replay = lock(&self.shared.replay);
                 for element in partitions.elements() {
-                    offsets.abandon(element.topic(), element.partition());
+                    let (topic, partition) = (element.topic(), element.partition());
+                    offsets.abandon(topic, partition);
+                    // The next owner reads from the committed offset, which a hold kept at or
+                    // before the record to read again; this member no longer seeks there.
+                    offsets.release(topic, partition);
+                    replay.retain(|(t, p, _)| (t.as_str(), *p) != (topic, partition));
                 }
-                drop(offsets);
+                drop((replay, offsets));
                 tracing::info!(receiver = %self.shared.receiver, partitions = partitions.count(), "partitions revoked");
                 if cooperative {
                     consumer.incremental_unassign(partitions)
@@ -228,7 +237,7 @@ impl KafkaReceiver {
             dedupe: config
                 .dedupe
                 .as_ref()
-                .map(|d| Arc::new(Mutex::new(Dedupe::new(d.window)))),
+                .map(|d| Arc::new(Mutex::new(Dedupe::new(d.window, d.max_entries)))),
             paused: false,
         })
     }
@@ -281,6 +290,22 @@ impl KafkaReceiver {
             lock(&self.shared.offsets).started(&topic, partition, offset);
         let finish =
             |shared: &Shared| lock(&shared.offsets).finished(&topic, partition, offset, generation);
+        if let Some((index, key)) = record.unreadable_header() {
+            let (shown, _) = text_or_base64(key);
+            let problem = Problem {
+                error: format!(
+                    "expected UTF-8 header keys, found header {index} with a key of {} bytes that is not UTF-8 (base64 {shown})",
+                    key.len()
+                ),
+                error_type: "UnreadableRecord",
+                field: Some(format!("headers[{index}].key")),
+                value: Some(key.to_vec()),
+            };
+            if self.poison(&record, None, problem).await {
+                finish(&self.shared);
+            }
+            return true;
+        }
         let record_id = record.header("record.id").map(str::to_string);
         if let (Some(dedupe), Some(id)) = (&self.dedupe, &record_id) {
             let mut dedupe = lock(dedupe);
@@ -292,17 +317,23 @@ impl KafkaReceiver {
                 finish(&self.shared);
                 return true;
             }
-            dedupe.remember(id.clone(), now);
+            let forgotten = dedupe.remember(id.clone(), now);
+            if forgotten > 0 {
+                metrics::counter!(DEDUPE_EVICTED, "receiver" => self.id.clone())
+                    .increment(forgotten as u64);
+            }
         }
         let payload = match decode(&record, self.config.encoding) {
             Ok(payload) => payload,
             Err(undecodable) => {
                 metrics::counter!(UNDECODABLE, "receiver" => self.id.clone()).increment(1);
-                let signal = undecodable.signal;
-                if self
-                    .dead_letter(&record, signal, undecodable.error, "DecodingError")
-                    .await
-                {
+                let problem = Problem {
+                    error: undecodable.error,
+                    error_type: "DecodingError",
+                    field: None,
+                    value: None,
+                };
+                if self.poison(&record, undecodable.signal, problem).await {
                     finish(&self.shared);
                 }
                 return true;
@@ -344,15 +375,13 @@ impl KafkaReceiver {
                 }
                 Err(Refusal::Closed) => return false,
                 Err(refusal @ (Refusal::Invalid(_) | Refusal::NoPipeline(_))) => {
-                    if self
-                        .dead_letter(
-                            &record,
-                            Some(signal),
-                            refusal.to_string(),
-                            "ValidationError",
-                        )
-                        .await
-                    {
+                    let problem = Problem {
+                        error: refusal.to_string(),
+                        error_type: "ValidationError",
+                        field: None,
+                        value: None,
+                    };
+                    if self.dead_letter(&record, Some(signal), problem).await {
                         finish(&self.shared);
                     }
                     return true;
@@ -362,14 +391,28 @@ impl KafkaReceiver {
         }
     }
 
+    /// A record this receiver cannot read: counted, and dead-lettered so that the records
+    /// after it are read on (it would stop the partition at every start otherwise).
+    async fn poison(&self, record: &Consumed, signal: Option<Signal>, problem: Problem) -> bool {
+        metrics::counter!(names::RECEIVER_KAFKA_POISON_RECORDS, "receiver" => self.id.clone())
+            .increment(1);
+        tracing::warn!(receiver = %self.id, topic = %record.topic, partition = record.partition, offset = record.offset, error = %problem.error, "a record cannot be read; it goes to the dead letter");
+        self.dead_letter(record, signal, problem).await
+    }
+
     /// The record, as it was in Kafka, to the dead letter of the pipelines of its signal.
     async fn dead_letter(
         &self,
         record: &Consumed,
         signal: Option<Signal>,
-        error: String,
-        error_type: &'static str,
+        problem: Problem,
     ) -> bool {
+        let Problem {
+            error,
+            error_type,
+            field,
+            value,
+        } = problem;
         ledger::received(1);
         let routes = self.routes.load();
         let entries = match signal {
@@ -386,17 +429,29 @@ impl KafkaReceiver {
             return true;
         };
         let signal = signal.unwrap_or(Signal::Logs);
+        // Bytes go into the letter whole: as text when they are UTF-8, else as base64.
+        let mut base64_fields = Vec::new();
+        let mut shown = |bytes: &[u8], field: &'static str| {
+            let (text, base64) = text_or_base64(bytes);
+            if base64 {
+                base64_fields.push(field);
+            }
+            text
+        };
+        let key = record.key.as_deref().map(|k| shown(k, "original_key"));
+        let original_value = Some(shown(&record.value, "original_value"));
+        let value = value.map(|v| shown(&v, "value"));
         let letter = DeadLetter {
             original: Some(KafkaCoordinates {
                 topic: record.topic.clone(),
                 partition: Some(record.partition),
                 offset: Some(record.offset),
-                key: record
-                    .key
-                    .as_ref()
-                    .map(|k| String::from_utf8_lossy(k).into_owned()),
+                key,
             }),
-            original_value: Some(String::from_utf8_lossy(&record.value).into_owned()),
+            original_value,
+            field,
+            value,
+            base64_fields,
             consumer_id: Some(self.consumer_id.clone()),
             ..DeadLetter::new(
                 Payload::empty(signal),
@@ -444,29 +499,43 @@ impl KafkaReceiver {
 
     /// Partitions where a pipeline lost a record are read again from it.
     fn replay_lost(&self) {
-        let lost = std::mem::take(&mut *lock(&self.shared.replay));
-        let mut earliest: std::collections::HashMap<(String, i32), i64> = Default::default();
-        for (topic, partition, offset) in lost {
-            let entry = earliest.entry((topic, partition)).or_insert(offset);
-            *entry = (*entry).min(offset);
-        }
-        for ((topic, partition), lost) in earliest {
-            // Records before the lost one that are still on their way go again too: once the
-            // partition is abandoned, nothing would hold the commit point before them.
-            let mut offsets = lock(&self.shared.offsets);
-            let offset = offsets
-                .earliest_unfinished(&topic, partition)
-                .map_or(lost, |unfinished| unfinished.min(lost));
-            offsets.abandon(&topic, partition);
-            drop(offsets);
-            tracing::warn!(receiver = %self.id, topic, partition, offset, "a record was not delivered; reading its partition again from it");
-            if let Err(e) = self.consumer.seek(
-                &topic,
+        replay_lost(&self.shared, |topic, partition, offset| {
+            self.consumer.seek(
+                topic,
                 partition,
                 Offset::Offset(offset),
                 Duration::from_secs(5),
-            ) {
-                tracing::error!(receiver = %self.id, topic, partition, error = %e, "cannot seek back; the record is read again after a restart");
+            )
+        });
+    }
+}
+
+/// Seeks each partition where a pipeline lost a record back to it. A seek that fails is tried
+/// again at the next tick, and until one succeeds the partition's commit point is held at the
+/// record: the records read past it meanwhile must not commit it away.
+fn replay_lost(shared: &Shared, mut seek: impl FnMut(&str, i32, i64) -> Result<(), KafkaError>) {
+    let lost = std::mem::take(&mut *lock(&shared.replay));
+    let mut earliest: std::collections::HashMap<(String, i32), i64> = Default::default();
+    for (topic, partition, offset) in lost {
+        let entry = earliest.entry((topic, partition)).or_insert(offset);
+        *entry = (*entry).min(offset);
+    }
+    for ((topic, partition), lost) in earliest {
+        // Records before the lost one that are still on their way go again too: once the
+        // partition is abandoned, nothing would hold the commit point before them.
+        let mut offsets = lock(&shared.offsets);
+        let offset = offsets
+            .earliest_unfinished(&topic, partition)
+            .map_or(lost, |unfinished| unfinished.min(lost));
+        offsets.abandon(&topic, partition);
+        offsets.hold(&topic, partition, offset);
+        drop(offsets);
+        tracing::warn!(receiver = %shared.receiver, topic, partition, offset, "a record was not delivered; reading its partition again from it");
+        match seek(&topic, partition, offset) {
+            Ok(()) => lock(&shared.offsets).release(&topic, partition),
+            Err(e) => {
+                tracing::error!(receiver = %shared.receiver, topic, partition, offset, error = %e, "cannot seek back to a record that was not delivered; trying again in a moment, and committing nothing past it meanwhile");
+                lock(&shared.replay).push((topic, partition, offset));
             }
         }
     }
@@ -486,25 +555,120 @@ fn commit<C: ConsumerContext>(consumer: &impl Consumer<C>, shared: &Shared, mode
     }
 }
 
-fn owned(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
+/// Why a record goes to the dead letter, for the letter's `error`, `error_type`, `field` and
+/// `value` (the raw bytes at fault, if any).
+struct Problem {
+    error: String,
+    error_type: &'static str,
+    field: Option<String>,
+    value: Option<Vec<u8>>,
+}
+
+fn owned(message: &BorrowedMessage<'_>) -> Consumed {
     Consumed {
         topic: message.topic().to_string(),
         partition: message.partition(),
         offset: message.offset(),
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().unwrap_or_default().to_vec(),
-        headers: message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        headers: raw_headers(message),
+    }
+}
+
+/// The record's headers as bytes. rdkafka's `Headers` accessors panic on a key that is not
+/// UTF-8, and such a record, read again after every restart, would stop the receiver for good;
+/// so the keys are read through librdkafka itself and judged later (`unreadable_header`).
+fn raw_headers(message: &BorrowedMessage<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use rdkafka::bindings::{rd_kafka_header_get_all, rd_kafka_message_headers};
+    let ok = RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR;
+    let mut headers = std::ptr::null_mut();
+    // SAFETY: `message` is a live librdkafka message for the whole function; the headers
+    // belong to it, and every name and value is copied out before the borrow ends. librdkafka
+    // gives names NUL-terminated and values with their size (or null for a null value).
+    unsafe {
+        if rd_kafka_message_headers(message.ptr(), &mut headers) != ok || headers.is_null() {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for index in 0.. {
+            let (mut name, mut value, mut size) = (std::ptr::null(), std::ptr::null(), 0);
+            if rd_kafka_header_get_all(headers, index, &mut name, &mut value, &mut size) != ok {
+                break;
+            }
+            let key = if name.is_null() {
+                Vec::new()
+            } else {
+                std::ffi::CStr::from_ptr(name).to_bytes().to_vec()
+            };
+            let value = if value.is_null() {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(value.cast::<u8>(), size).to_vec()
+            };
+            found.push((key, value));
+        }
+        found
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            receiver: "kafka".into(),
+            offsets: Mutex::new(Offsets::default()),
+            replay: Mutex::new(Vec::new()),
+            start_at: StartAt::Committed,
+            start_applied: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn a_failed_seek_back_is_tried_again_and_holds_the_commit_point_until_it_succeeds() {
+        let shared = shared();
+        let generation = lock(&shared.offsets).started("t", 0, 7).0;
+        lock(&shared.replay).push(("t".into(), 0, 7));
+        let mut sought = Vec::new();
+        replay_lost(&shared, |topic, partition, offset| {
+            sought.push((topic.to_string(), partition, offset));
+            Err(KafkaError::Seek("broker away".into()))
+        });
+        assert_eq!(sought, vec![("t".to_string(), 0, 7)]);
+        assert_eq!(
+            *lock(&shared.replay),
+            vec![("t".to_string(), 0, 7)],
+            "to be tried again"
+        );
+        // Reading goes on past it meanwhile; those records must not commit it away.
+        let after = lock(&shared.offsets).started("t", 0, 8).0;
+        assert_ne!(after, generation);
+        lock(&shared.offsets).finished("t", 0, 8, after);
+        assert_eq!(
+            lock(&shared.offsets).take_commits(),
+            vec![("t".to_string(), 0, 7)]
+        );
+
+        let mut sought = Vec::new();
+        replay_lost(&shared, |topic, partition, offset| {
+            sought.push((topic.to_string(), partition, offset));
+            Ok(())
+        });
+        assert_eq!(sought, vec![("t".to_string(), 0, 7)]);
+        assert!(
+            lock(&shared.replay).is_empty(),
+            "done once the seek succeeded"
+        );
+        let again = lock(&shared.offsets).started("t", 0, 7).0;
+        lock(&shared.offsets).finished("t", 0, 7, again);
+        assert_eq!(
+            lock(&shared.offsets).take_commits(),
+            vec![("t".to_string(), 0, 8)]
+        );
+    }
 }

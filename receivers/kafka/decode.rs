@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::RecordEncoding;
 use crate::pipeline::batch::{decode_otlp_json, decode_protobuf, Payload, Signal};
-use crate::pipeline::dead_letter::nanos_from_rfc3339;
+use crate::pipeline::dead_letter::{nanos_from_rfc3339, text_or_base64};
 
 /// A record as read, owned so that it outlives the consumer's buffer.
 pub struct Consumed {
@@ -20,15 +20,41 @@ pub struct Consumed {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Keys and values as the bytes Kafka holds: nothing promises that either is UTF-8.
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Consumed {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .find(|(key, _)| key.eq_ignore_ascii_case(name.as_bytes()))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+
+    /// A header's value for an error message: quoted text, `none`, or base64 for bytes that
+    /// are not UTF-8 (which `header` cannot return).
+    pub fn shown_header(&self, name: &str) -> String {
+        let found = self
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name.as_bytes()));
+        match found {
+            None => "none".to_string(),
+            Some((_, value)) => match text_or_base64(value) {
+                (text, false) => format!("{text:?}"),
+                (base64, true) => format!("bytes that are not UTF-8 (base64 {base64})"),
+            },
+        }
+    }
+
+    /// The first header whose key is not UTF-8: (its index, its key). Such a header cannot be
+    /// looked up by name, so the record's meaning is uncertain and it goes to the dead letter.
+    pub fn unreadable_header(&self) -> Option<(usize, &[u8])> {
+        self.headers
+            .iter()
+            .position(|(key, _)| std::str::from_utf8(key).is_err())
+            .map(|index| (index, self.headers[index].0.as_slice()))
     }
 }
 
@@ -44,8 +70,8 @@ pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, 
     let encoding = match configured {
         RecordEncoding::Auto => encoding_from_headers(record).ok_or_else(|| {
             fail(format!(
-                "expected a content-type header (application/x-protobuf or application/json), found {:?}",
-                record.header("content-type")
+                "expected a content-type header (application/x-protobuf or application/json), found {}",
+                record.shown_header("content-type")
             ))
         })?,
         other => other,
@@ -55,8 +81,8 @@ pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, 
         RecordEncoding::OtlpProto | RecordEncoding::OtlpJson | RecordEncoding::Auto => {
             let signal = signal.ok_or_else(|| {
                 fail(format!(
-                    "expected a signal header (traces, metrics or logs), found {:?}",
-                    record.header("signal")
+                    "expected a signal header (traces, metrics or logs), found {}",
+                    record.shown_header("signal")
                 ))
             })?;
             let decoded = if encoding == RecordEncoding::OtlpJson {
@@ -97,7 +123,12 @@ fn gds_json(value: &[u8]) -> Result<Payload, String> {
     let time = message["timestamp"]
         .as_str()
         .and_then(nanos_from_rfc3339)
-        .ok_or("expected an RFC 3339 `timestamp`")?;
+        .ok_or_else(|| {
+            format!(
+                "expected an RFC 3339 `timestamp` from 1970 to 2554, found {}",
+                message["timestamp"]
+            )
+        })?;
     let mut resource = Vec::new();
     for (field, key) in [
         ("database_type", "db.system"),
@@ -227,7 +258,7 @@ mod tests {
             value: value.to_vec(),
             headers: headers
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
                 .collect(),
         }
     }
@@ -254,6 +285,26 @@ mod tests {
     }
 
     #[test]
+    fn a_header_key_that_is_not_utf8_is_reported_and_the_others_still_read() {
+        let mut consumed = record(b"", &[("signal", "logs")]);
+        assert_eq!(consumed.unreadable_header(), None);
+        consumed.headers.push((b"bad\xff".to_vec(), b"x".to_vec()));
+        assert_eq!(
+            consumed.unreadable_header(),
+            Some((1, b"bad\xff".as_slice()))
+        );
+        assert_eq!(consumed.header("SIGNAL"), Some("logs"));
+        consumed
+            .headers
+            .push((b"content-type".to_vec(), b"\xffjson".to_vec()));
+        let refused = decode(&consumed, RecordEncoding::Auto);
+        assert!(
+            refused.is_err_and(|e| e.error.contains("not UTF-8 (base64 /2pzb24=)")),
+            "a header value that is not UTF-8 is named in the error"
+        );
+    }
+
+    #[test]
     fn standard_messages_become_otlp_again() {
         let metric = br#"{"timestamp":"2025-01-15T10:30:00.000Z","database_type":"postgresql","instance_id":"db-1","metric_name":"cpu","value":85.5,"tags":{"core":"0"},"metadata":{"version":"1.0","unit":"%"}}"#;
         let Ok(Payload::Metrics(request)) = gds_json(metric) else {
@@ -269,5 +320,7 @@ mod tests {
         assert_eq!(l.severity_text, "ERROR");
         assert_eq!(l.trace_id, vec![1, 2]);
         assert!(gds_json(br#"{"timestamp":"2025-01-15T10:30:00Z"}"#).is_err());
+        let far = gds_json(br#"{"timestamp":"292278994-08-17T07:12:55Z","level":"INFO"}"#);
+        assert!(far.is_err_and(|e| e.contains("292278994")));
     }
 }

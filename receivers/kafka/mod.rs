@@ -65,6 +65,18 @@ pub enum StartAt {
 pub struct DedupeConfig {
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// The most ids remembered at once (about 150 bytes each); past it the oldest are forgotten
+    /// before their window ends.
+    #[serde(default = "DedupeConfig::default_max_entries")]
+    pub max_entries: usize,
+}
+
+impl DedupeConfig {
+    pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
+
+    fn default_max_entries() -> usize {
+        DedupeConfig::DEFAULT_MAX_ENTRIES
+    }
 }
 
 /// The reference's consumer settings.
@@ -130,6 +142,12 @@ impl KafkaReceiverConfig {
             errors.push(ConfigError::new(
                 "dedupe.window",
                 "expected a duration above zero, found 0s",
+            ));
+        }
+        if self.dedupe.as_ref().is_some_and(|d| d.max_entries == 0) {
+            errors.push(ConfigError::new(
+                "dedupe.max_entries",
+                "expected at least 1, found 0",
             ));
         }
         for key in self.consumer.keys() {

@@ -22,6 +22,9 @@ struct Partition {
     /// Offsets up to here were read before and are being read again (a replay, a partition
     /// back after a revocation): they are not duplicates.
     rereading_until: Option<i64>,
+    /// A record that must be read again but could not be sought back to yet: nothing past it
+    /// is committed meanwhile, so that a restart reads it again at the latest.
+    hold: Option<i64>,
 }
 
 impl Offsets {
@@ -79,15 +82,27 @@ impl Offsets {
         entry.rereading_until = entry.rereading_until.max(entry.highest_started);
     }
 
-    /// The offsets to commit now, each partition's once.
+    /// Holds the partition's commit point at `offset` (or earlier) until `release`.
+    pub fn hold(&mut self, topic: &str, partition: i32, offset: i64) {
+        let entry = self.partition(topic, partition);
+        entry.hold = Some(entry.hold.map_or(offset, |held| held.min(offset)));
+    }
+
+    pub fn release(&mut self, topic: &str, partition: i32) {
+        if let Some(entry) = self.partitions.get_mut(&(topic.to_string(), partition)) {
+            entry.hold = None;
+        }
+    }
+
+    /// The offsets to commit now, each partition's once; a held partition's no further than
+    /// its held record.
     pub fn take_commits(&mut self) -> Vec<(String, i32, i64)> {
         self.partitions
             .iter_mut()
             .filter_map(|((topic, partition), entry)| {
-                entry
-                    .commit
-                    .take()
-                    .map(|offset| (topic.clone(), *partition, offset))
+                let offset = entry.commit.take()?;
+                let offset = entry.hold.map_or(offset, |held| offset.min(held));
+                Some((topic.clone(), *partition, offset))
             })
             .collect()
     }
@@ -133,5 +148,22 @@ mod tests {
         offsets.finished("t", 1, 5, new);
         assert_eq!(offsets.take_commits(), vec![("t".to_string(), 1, 6)]);
         assert_eq!(offsets.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_held_partition_commits_no_further_than_the_record_to_read_again() {
+        let mut offsets = Offsets::default();
+        let (generation, _) = offsets.started("t", 0, 3);
+        offsets.abandon("t", 0);
+        offsets.hold("t", 0, 3);
+        // Reading went on past the lost record, since the seek back failed.
+        let generation_after = offsets.started("t", 0, 4).0;
+        assert_ne!(generation, generation_after);
+        offsets.finished("t", 0, 4, generation_after);
+        assert_eq!(offsets.take_commits(), vec![("t".to_string(), 0, 3)]);
+        offsets.release("t", 0);
+        offsets.started("t", 0, 5);
+        offsets.finished("t", 0, 5, generation_after);
+        assert_eq!(offsets.take_commits(), vec![("t".to_string(), 0, 6)]);
     }
 }

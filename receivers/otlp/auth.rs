@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::config::ConfigError;
 
@@ -66,9 +68,21 @@ pub enum AuthError {
     Invalid,
 }
 
-#[derive(Debug, Clone)]
+/// The configured tokens as SHA-256 digests: a presented token is hashed and compared with
+/// each in full, so neither its length nor how much of it matched shows in the time taken.
+#[derive(Clone)]
 pub struct BearerAuth {
-    tokens: Vec<Vec<u8>>,
+    digests: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BearerAuth({} tokens)", self.digests.len())
+    }
+}
+
+fn digest(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
 }
 
 impl BearerAuth {
@@ -95,7 +109,9 @@ impl BearerAuth {
                 return Err(AuthError::NoTokens(shown));
             }
         }
-        Ok(BearerAuth { tokens })
+        Ok(BearerAuth {
+            digests: tokens.iter().map(|t| digest(t)).collect(),
+        })
     }
 
     /// `authorization` is the raw header value.
@@ -105,24 +121,20 @@ impl BearerAuth {
             Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => value[7..].trim_ascii(),
             _ => return Err(AuthError::Missing),
         };
-        // Every token is compared in full, so the time taken does not tell how much matched.
+        // Every digest is compared in full, and all have one length whatever the token's.
+        let presented = digest(token);
         let matched = self
-            .tokens
+            .digests
             .iter()
-            .fold(false, |found, t| found | constant_time_eq(t, token));
-        if matched {
+            .fold(subtle::Choice::from(0), |found, d| {
+                found | d.ct_eq(&presented)
+            });
+        if bool::from(matched) {
             Ok(())
         } else {
             Err(AuthError::Invalid)
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -187,6 +199,23 @@ mod tests {
         let good = file_config("good", Some("alpha\n"));
         assert_eq!(good.validate(), vec![]);
         std::fs::remove_file(good.bearer_tokens_file.unwrap()).unwrap();
+    }
+
+    #[test]
+    fn tokens_are_held_and_compared_only_as_digests_of_one_length() {
+        let auth = auth();
+        assert!(auth.digests.iter().all(|d| *d != [0; 32]));
+        assert_eq!(auth.digests, vec![digest(b"s3cret")]);
+        let shown = format!("{auth:?}");
+        assert!(!shown.contains("115, 51"), "{shown}");
+        for wrong in ["", "s", "s3cre", "s3cres", "s3cret!", &"s".repeat(4096)] {
+            let header = format!("Bearer {wrong}");
+            assert_eq!(
+                auth.check(Some(header.as_bytes())),
+                Err(AuthError::Invalid),
+                "{wrong:?}"
+            );
+        }
     }
 
     #[test]

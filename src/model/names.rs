@@ -23,3 +23,6 @@ pub const QUEUE_RECOVERED: &str = "tributary_queue_recovered_items_total";
 /// Records cut short by a crash (never acknowledged as queued) or unreadable.
 pub const QUEUE_TORN_RECORDS: &str = "tributary_queue_torn_records_total";
 pub const QUEUE_WRITE_ERRORS: &str = "tributary_queue_write_errors_total";
+/// Records the Kafka receiver could not read (a header key that is not UTF-8, a value that does
+/// not decode, a timestamp out of range): each went to the dead letter, and consumption went on.
+pub const RECEIVER_KAFKA_POISON_RECORDS: &str = "tributary_receiver_kafka_poison_records_total";

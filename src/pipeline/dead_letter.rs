@@ -33,6 +33,9 @@ pub struct DeadLetter {
     pub original_value: Option<String>,
     /// The Kafka consumer that read the record, for items refused after consuming it.
     pub consumer_id: Option<String>,
+    /// The message fields that hold base64 rather than text: bytes read from outside that were
+    /// not UTF-8 (see `text_or_base64`).
+    pub base64_fields: Vec<&'static str>,
     pub retry_count: u32,
     pub timestamp: SystemTime,
 }
@@ -65,6 +68,9 @@ pub struct DlqMessage<'a> {
     pub rule: Option<&'a str>,
     pub field: Option<&'a str>,
     pub value: Option<&'a str>,
+    /// Which of the fields above are base64, because the bytes they hold are not UTF-8.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub base64_fields: &'a [&'static str],
 }
 
 impl DeadLetter {
@@ -89,6 +95,7 @@ impl DeadLetter {
             original: None,
             original_value: None,
             consumer_id: None,
+            base64_fields: Vec::new(),
             retry_count: 0,
             timestamp: SystemTime::now(),
         }
@@ -120,11 +127,26 @@ impl DeadLetter {
             rule: self.rule.as_deref(),
             field: self.field.as_deref(),
             value: self.value.as_deref(),
+            base64_fields: &self.base64_fields,
         }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&self.message()).unwrap_or_default()
+    }
+}
+
+/// Bytes read from outside (a Kafka key, value or header) for a DLQ text field: the text when
+/// they are UTF-8, else their base64 and `true`, for the field to be listed in `base64_fields`.
+/// Nothing is replaced or lost, so the record can be rebuilt from its dead letter.
+pub fn text_or_base64(bytes: &[u8]) -> (String, bool) {
+    use base64::Engine;
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            true,
+        ),
     }
 }
 
@@ -148,29 +170,34 @@ pub fn rfc3339_from_nanos(nanos: u64) -> String {
     )
 }
 
-/// Nanoseconds since the epoch of `2025-01-15T10:30:00Z`, with optional fractional seconds and
-/// a `Z` or `±hh:mm` offset.
+/// Nanoseconds since the epoch of `2025-01-15T10:30:00Z`, with optional fractional seconds
+/// (digits past the ninth are dropped) and a `Z` or `±hh:mm` offset. The text comes from outside
+/// (Kafka records, config), so every field has its fixed number of digits and every step is
+/// checked: a time before 1970 or past what `u64` nanoseconds hold (2554-07-21) is `None`,
+/// never a wrapped number or an overflow panic.
 pub fn nanos_from_rfc3339(text: &str) -> Option<u64> {
     let (date, time) = text.trim().split_once(['T', 't', ' '])?;
-    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let [year, month, day] = fields::<3>(date, '-', [4, 2, 2])?;
     let (clock, offset_seconds) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
         (clock, 0)
     } else {
         let at = time.rfind(['+', '-'])?;
         let (clock, offset) = time.split_at(at);
         let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let (hours, minutes) = offset[1..].split_once(':')?;
-        (
-            clock,
-            sign * (hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60),
-        )
+        let [hours, minutes] = fields::<2>(&offset[1..], ':', [2, 2])?;
+        if hours > 23 || minutes > 59 {
+            return None;
+        }
+        (clock, sign * (hours * 3600 + minutes * 60))
     };
-    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut parts = whole.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (parts.next()??, parts.next()??, parts.next()??);
+    let (whole, fraction) = match clock.split_once('.') {
+        Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
+        Some(_) => return None,
+        None => (clock, ""),
+    };
+    let [hour, minute, second] = fields::<3>(whole, ':', [2, 2, 2])?;
     let valid = (1..=12).contains(&month)
-        && (1..=31).contains(&day)
+        && (1..=days_in_month(year, month)).contains(&day)
         && hour < 24
         && minute < 60
         && second < 61
@@ -178,16 +205,44 @@ pub fn nanos_from_rfc3339(text: &str) -> Option<u64> {
     if !valid {
         return None;
     }
-    let nanos_fraction = format!("{fraction:0<9}")[..9].parse::<i64>().ok()?;
-    let seconds = days_from_civil(year, month as u32, day as u32) * 86_400
-        + hour * 3600
-        + minute * 60
-        + second
-        - offset_seconds;
-    u64::try_from(seconds * 1_000_000_000 + nanos_fraction).ok()
+    // At most nine digits, so the number fits and stays below a second.
+    let fraction = fraction.get(..fraction.len().min(9))?;
+    let nanos_fraction = format!("{fraction:0<9}").parse::<u64>().ok()?;
+    let seconds = days_from_civil(year, month as u32, day as u32)
+        .checked_mul(86_400)?
+        .checked_add(hour * 3600 + minute * 60 + second)?
+        .checked_sub(offset_seconds)?;
+    u64::try_from(seconds)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos_fraction)
 }
 
-/// Howard Hinnant's civil-to-days algorithm.
+/// `N` numbers of exactly the given digit counts, separated by `separator`.
+fn fields<const N: usize>(text: &str, separator: char, digits: [usize; N]) -> Option<[i64; N]> {
+    let mut parts = text.split(separator);
+    let mut values = [0; N];
+    for (value, width) in values.iter_mut().zip(digits) {
+        let part = parts.next()?;
+        if part.len() != width || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *value = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(values)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Howard Hinnant's civil-to-days algorithm. For the four-digit years `nanos_from_rfc3339`
+/// passes, nothing here comes near overflowing.
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
@@ -227,6 +282,43 @@ mod tests {
         );
         assert_eq!(nanos_from_rfc3339("2025-13-15T10:30:00Z"), None);
         assert_eq!(nanos_from_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn out_of_range_and_malformed_times_are_none_not_a_panic_or_a_wrap() {
+        for text in [
+            "9999-12-31T23:59:59.999999999Z",
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "292278994-08-17T07:12:55Z",
+            "9223372036854775807-01-01T00:00:00Z",
+            "2554-07-21T23:34:33.709551616Z",
+            "1970-01-01T00:00:00+99:00",
+            "1970-01-01T00:00:00-9223372036854775807:00",
+            "2025-01-15T10:30:00.Z",
+            "2025-01-15T10:30:00.1x2Z",
+            "+2025-01-15T10:30:00Z",
+            "2025-1-15T10:30:00Z",
+            "2025-02-30T10:30:00Z",
+            "2025-01-15T10:30:00:00Z",
+        ] {
+            assert_eq!(nanos_from_rfc3339(text), None, "{text}");
+        }
+        assert_eq!(
+            nanos_from_rfc3339("2554-07-21T23:34:33.709551615Z"),
+            Some(u64::MAX),
+            "the last time u64 nanoseconds hold"
+        );
+        let huge_fraction = format!("2025-01-15T10:30:00.123456789{}Z", "9".repeat(10_000));
+        assert_eq!(
+            nanos_from_rfc3339(&huge_fraction),
+            Some(1_736_937_000_123_456_789),
+            "digits past the nanosecond are dropped"
+        );
+        assert_eq!(
+            nanos_from_rfc3339("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000_000_000)
+        );
     }
 
     #[test]
