@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::pipeline::admission::Received;
-use crate::pipeline::batch::{decode_protobuf, Batch, Payload, Signal};
-use crate::pipeline::encoded::EncodedGroups;
+use crate::pipeline::batch::{Batch, Payload, Signal};
+use crate::pipeline::codec::{decode_received, Encoding};
 
 const HEADER: u64 = 8;
 /// The largest record body: far above any batch the receivers accept. The writer refuses a
@@ -99,9 +98,8 @@ fn decode(body: &[u8]) -> Option<Stored> {
     };
     let (pipeline, source) = (name()?, name()?);
     let rest = Bytes::copy_from_slice(rest);
-    let payload = decode_protobuf(signal, &rest)?;
-    let encoded = EncodedGroups::split(&rest, payload.group_items());
-    let received = Received::decoded(payload, encoded);
+    // Read back with the receivers' strictness; walked bodies stay undecoded.
+    let received = decode_received(signal, Encoding::Protobuf, &rest).ok()?;
     let batch = Batch::received(received, source.into());
     Some(Stored {
         seq,

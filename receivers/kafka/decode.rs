@@ -10,7 +10,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::Value;
 
 use super::RecordEncoding;
-use crate::pipeline::batch::{decode_otlp_json, decode_protobuf, Payload, Signal};
+use crate::pipeline::admission::Received;
+use crate::pipeline::batch::{Payload, Signal};
+use crate::pipeline::codec::{decode_received, wellformed, Encoding};
 use crate::pipeline::dead_letter::{nanos_from_rfc3339, text_or_base64};
 
 /// A record as read, owned so that it outlives the consumer's buffer.
@@ -64,7 +66,7 @@ pub struct Undecodable {
     pub signal: Option<Signal>,
 }
 
-pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, Undecodable> {
+pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Received, Undecodable> {
     let signal = record.header("signal").and_then(Signal::parse);
     let fail = |error: String| Undecodable { error, signal };
     let encoding = match configured {
@@ -77,7 +79,12 @@ pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, 
         other => other,
     };
     match encoding {
-        RecordEncoding::GdsJson => gds_json(&record.value).map_err(fail),
+        RecordEncoding::GdsJson => {
+            let payload = gds_json(&record.value).map_err(&fail)?;
+            wellformed::check(&payload)
+                .map_err(|e| fail(format!("the message is malformed at {e}")))?;
+            Ok(Received::from(payload))
+        }
         RecordEncoding::OtlpProto | RecordEncoding::OtlpJson | RecordEncoding::Auto => {
             let signal = signal.ok_or_else(|| {
                 fail(format!(
@@ -85,19 +92,15 @@ pub fn decode(record: &Consumed, configured: RecordEncoding) -> Result<Payload, 
                     record.shown_header("signal")
                 ))
             })?;
-            let decoded = if encoding == RecordEncoding::OtlpJson {
-                decode_otlp_json(signal, &record.value)
-            } else {
-                decode_protobuf(signal, &record.value)
+            // One strictness rule with the OTLP receivers: the same walk, decode and checks.
+            let codec_encoding = match encoding {
+                RecordEncoding::OtlpJson => Encoding::Json,
+                _ => Encoding::Protobuf,
             };
-            decoded.ok_or_else(|| {
+            let value = bytes::Bytes::copy_from_slice(&record.value);
+            decode_received(signal, codec_encoding, &value).map_err(|e| {
                 fail(format!(
-                    "expected an OTLP {signal} request ({}), found {} bytes that do not decode",
-                    if encoding == RecordEncoding::OtlpJson {
-                        "JSON"
-                    } else {
-                        "protobuf"
-                    },
+                    "expected an OTLP {signal} request, found {} bytes that do not decode: {e}",
                     record.value.len()
                 ))
             })
@@ -265,7 +268,7 @@ mod tests {
 
     #[test]
     fn headers_choose_the_encoding_and_the_signal() {
-        let json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a","traceId":"","spanId":""}]}]}]}"#;
+        let json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"a","traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708"}]}]}]}"#;
         let decoded = decode(
             &record(
                 json,
@@ -273,7 +276,7 @@ mod tests {
             ),
             RecordEncoding::Auto,
         );
-        assert_eq!(decoded.ok().map(|p| p.item_count()), Some(1));
+        assert_eq!(decoded.ok().map(|p| p.items()), Some(1));
         let missing = decode(&record(b"\x00\x01garbage", &[]), RecordEncoding::Auto);
         assert!(missing.is_err_and(|e| e.error.contains("content-type")));
         let garbage = decode(
@@ -282,6 +285,46 @@ mod tests {
         );
         assert!(garbage
             .is_err_and(|e| e.signal == Some(Signal::Logs) && e.error.contains("do not decode")));
+    }
+
+    #[test]
+    fn records_are_held_to_the_otlp_receivers_strictness() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message;
+        let request = |trace_id: Vec<u8>| {
+            ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    scope_spans: vec![ScopeSpans {
+                        spans: vec![Span {
+                            trace_id,
+                            span_id: vec![1; 8],
+                            name: "a".into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            }
+            .encode_to_vec()
+        };
+        let headers = [("signal", "traces")];
+        let short = decode(
+            &record(&request(vec![7; 15]), &headers),
+            RecordEncoding::OtlpProto,
+        );
+        assert!(
+            short.is_err_and(|e| e.error.contains("do not decode")),
+            "a 15-byte trace id is refused, as over OTLP"
+        );
+        let good = decode(
+            &record(&request(vec![7; 16]), &headers),
+            RecordEncoding::OtlpProto,
+        );
+        let good = good.ok().expect("a 16-byte trace id decodes");
+        assert!(good.is_walked(), "walked, as the OTLP receiver does");
+        assert_eq!(good.items(), 1);
     }
 
     #[test]

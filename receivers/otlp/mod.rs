@@ -9,8 +9,6 @@ mod origin;
 mod status;
 #[cfg(feature = "tls")]
 mod tls;
-mod wellformed;
-pub mod wire_check;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,13 +19,15 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+#[doc(hidden)]
+pub use crate::pipeline::codec::wellformed::check as check_wellformed;
+#[doc(hidden)]
+pub use crate::pipeline::codec::wire_check;
 pub use auth::AuthConfig;
 pub use decode::{decode, encode_response, Encoding};
 /// For the micro-benchmarks: the check `decode` runs after decoding, alone.
 #[doc(hidden)]
 pub use grpc::RawCodec;
-#[doc(hidden)]
-pub use wellformed::check as check_wellformed;
 
 use crate::config::{enabled_with_defaults, host_port_problem, Claim, ComponentId, ConfigError};
 use crate::pipeline::admission::{AckMode, Admission};

@@ -5,6 +5,7 @@ pub mod admission;
 pub mod attributes;
 pub mod batch;
 pub mod chunk;
+pub mod codec;
 pub mod dead_letter;
 pub mod encoded;
 pub mod fanout;

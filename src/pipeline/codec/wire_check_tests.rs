@@ -21,7 +21,7 @@ use prost::Message;
 
 use super::*;
 use crate::pipeline::batch::Payload;
-use crate::receivers::otlp::check_wellformed;
+use crate::pipeline::codec::wellformed::check as check_wellformed;
 
 /// What the receiver's full decode makes of `body`: prost, then the well-formedness check.
 fn full_decode(signal: Signal, body: &[u8]) -> Result<usize, String> {
@@ -58,7 +58,7 @@ fn walk_checked(signal: Signal, body: &[u8]) -> Option<usize> {
 /// makes of the whole body.
 fn received_undecoded_as_prost_decodes(signal: Signal, body: &[u8], items: usize) {
     use crate::pipeline::batch::Batch;
-    use crate::receivers::otlp::decode::{decode_received, Encoding};
+    use crate::pipeline::codec::{decode_received, Encoding};
     let bytes = bytes::Bytes::copy_from_slice(body);
     let received = decode_received(signal, Encoding::Protobuf, &bytes).expect("accepted");
     assert!(received.is_walked(), "{signal:?}: walked, not decoded");
