@@ -57,9 +57,13 @@ fn start_with(config: BatchConfig, output_capacity: usize) -> Harness {
         signal: Signal::Traces,
         deadline_passed: deadline_passed.clone(),
     };
-    let task = tokio::spawn(
-        BatchProcessor::new(config, context).run(input_rx, Fanout::new(vec![output_tx])),
-    );
+    let processor = BatchProcessor::new(config, context);
+    let task = tokio::spawn(async move {
+        let input = crate::pipeline::stage_input::SharedInput::new(input_rx)
+            .take()
+            .await;
+        processor.run(input, Fanout::new(vec![output_tx])).await
+    });
     Harness {
         input,
         output,

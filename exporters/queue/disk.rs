@@ -16,7 +16,8 @@ use super::segment::{self, Next};
 use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetterRoute};
-use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::exporter_input::{Intake, Outcomes};
+use crate::pipeline::ledger;
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::telemetry::names;
 
@@ -66,6 +67,8 @@ pub struct DiskQueue {
     /// Cancelled once the input closed: the queue then hands over what it holds and stops when
     /// all of it is settled.
     input_closed: CancellationToken,
+    /// Shared with the exporter behind the queue: one incarnation's.
+    outcomes: Outcomes,
 }
 
 impl DiskQueue {
@@ -73,6 +76,7 @@ impl DiskQueue {
     pub fn open(
         config: &SendingQueueConfig,
         id: &ComponentId,
+        outcomes: Outcomes,
     ) -> Result<(DiskQueue, mpsc::UnboundedReceiver<(u64, bool)>), QueueError> {
         let directory = config.directory_for(id);
         let dir_error = |source| QueueError::Directory {
@@ -134,7 +138,7 @@ impl DiskQueue {
                 records,
             });
         }
-        ledger::received(recovered_items as usize);
+        outcomes.received_again(recovered_items as usize);
         ledger::on_disk(recovered_items as i64);
         if recovered_items > 0 {
             metrics::counter!(names::QUEUE_RECOVERED, "exporter" => exporter.clone())
@@ -185,6 +189,7 @@ impl DiskQueue {
             nonce,
             write_failing_since: None,
             input_closed: CancellationToken::new(),
+            outcomes,
         };
         queue.update_gauges();
         Ok((queue, acked))
@@ -200,10 +205,10 @@ impl DiskQueue {
     pub async fn run(
         mut self,
         mut acked: mpsc::UnboundedReceiver<(u64, bool)>,
-        mut input: mpsc::Receiver<Batch>,
+        mut input: Intake,
         output: mpsc::Sender<Batch>,
-        deadline_passed: CancellationToken,
     ) {
+        let deadline_passed = input.deadline_passed().clone();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_sync = Instant::now();
@@ -233,7 +238,7 @@ impl DiskQueue {
                         permit.send(batch);
                     }
                 }
-                received = input.recv(), if input_open && held.is_none() => match received {
+                received = input.next(), if input_open && held.is_none() => match received {
                     // Dead letters (a file or debug exporter takes both) pass straight through:
                     // the segment format holds OTLP data only.
                     Some(batch) if batch.is_dead_letters() => {
@@ -270,9 +275,7 @@ impl DiskQueue {
             tracing::warn!(exporter = %self.exporter, items = left, "stopping with items in the disk queue; they are delivered at the next start");
         }
         if let Some(batch) = held {
-            metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.exporter.clone())
-                .increment(batch.items() as u64);
-            ledger::exited(Exit::Undrained, batch.items());
+            self.outcomes.undrained(batch.items(), false);
         }
     }
 
@@ -400,7 +403,7 @@ impl DiskQueue {
                 let at = self.outstanding.get(&seq).copied()?;
                 // Counted in again: the exporter counted the first attempt out.
                 let batch = self.read(seq, at)?;
-                ledger::received(batch.items());
+                self.outcomes.received_again(batch.items());
                 return Some(self.tracked(seq, batch));
             }
         }
@@ -479,7 +482,7 @@ impl DiskQueue {
                 metrics::counter!(names::QUEUE_TORN_RECORDS, "exporter" => self.exporter.clone())
                     .increment(1);
                 let items = self.position_items(seq);
-                ledger::exited(Exit::Failed, items as usize);
+                self.outcomes.failed(items as usize, false);
                 self.outstanding.remove(&seq);
                 // Dropped unsettled: whoever waits for these items hears they were lost.
                 self.waiting.remove(&seq);
@@ -578,6 +581,14 @@ impl DiskQueue {
             .set(self.total_bytes as f64);
         metrics::gauge!(names::QUEUE_ITEMS, "exporter" => self.exporter.clone())
             .set(self.queued_items() as f64);
+    }
+}
+
+impl Drop for DiskQueue {
+    /// What stays on disk is this queue's no more: the next one to open the directory (after a
+    /// reload or a restart after a panic) recovers it and counts it again.
+    fn drop(&mut self) {
+        ledger::on_disk(-(self.queued_items() as i64));
     }
 }
 

@@ -6,6 +6,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::pipeline::exporter_input::{Intake, Outcomes};
+use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::processors::test_data::{span, traces};
@@ -65,11 +67,13 @@ async fn run_queue(
     sent: Vec<Batch>,
     settle: impl Fn(usize) -> bool,
 ) -> Vec<String> {
-    let (queue, acked) = DiskQueue::open(config, &id()).unwrap();
+    let outcomes = Outcomes::new("kafka/test");
+    let (queue, acked) = DiskQueue::open(config, &id(), outcomes.clone()).unwrap();
     let (input, queue_input) = mpsc::channel(8);
     let (to_exporter, mut exporter) = mpsc::channel(8);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(queue.run(acked, queue_input, to_exporter, stop.clone()));
+    let intake = Intake::take(&SharedInput::new(queue_input), outcomes, stop.clone(), true).await;
+    let task = tokio::spawn(queue.run(acked, intake, to_exporter));
     for batch in sent {
         input.send(batch).await.unwrap();
     }

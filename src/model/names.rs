@@ -13,6 +13,8 @@ pub const EXPORTER_SENT: &str = "tributary_exporter_sent_items_total";
 pub const EXPORTER_FAILED: &str = "tributary_exporter_failed_items_total";
 pub const EXPORTER_UNDRAINED: &str = "tributary_exporter_undrained_items_total";
 pub const EXPORTER_DEAD_LETTERED: &str = "tributary_exporter_dead_lettered_items_total";
+/// Labelled by `kind` and `component`: each panic or unexpected exit of a component's task.
+pub const COMPONENT_FAILURES: &str = "tributary_component_failures_total";
 pub const RESIDENT_BYTES: &str = "tributary_process_resident_memory_bytes";
 pub const KAFKA_DELIVERY_SECONDS: &str = "tributary_exporter_kafka_delivery_latency_seconds";
 /// Items in an exporter's disk queue not yet settled by the exporter.

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod chunk;
 pub mod dead_letter;
 pub mod encoded;
+pub mod exporter_input;
 pub mod fanout;
 pub mod ids;
 pub mod inline;
@@ -14,6 +15,7 @@ pub mod ledger;
 pub mod memory;
 pub mod processor_counters;
 pub mod receipt;
+pub mod stage_input;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

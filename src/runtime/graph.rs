@@ -9,10 +9,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::shutdown::Tier;
+use super::supervised;
 use super::Config;
 use crate::model::ComponentId;
 use crate::pipeline::batch::DeadLetterRoute;
 use crate::pipeline::fanout::Fanout;
+use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::{
     inline, PipelineEntry, Routes, StageContext, StartError, EXPORTER_QUEUE_ITEMS,
     STAGE_QUEUE_CAPACITY,
@@ -52,9 +54,17 @@ impl Service {
         let mut exporter_inputs = BTreeMap::new();
         for (id, exporter) in &config.exporters {
             let (input, output) = mpsc::channel(exporter_queue_capacity(config, id));
+            let output = SharedInput::new(output);
             let task = exporter
-                .spawn(id, output, self.exporters.token.clone(), health.clone())
+                .spawn(
+                    id,
+                    output.clone(),
+                    self.exporters.token.clone(),
+                    health.clone(),
+                )
                 .await?;
+            let task =
+                supervised::exporter(id, exporter, output, &self.exporters.token, health, task);
             self.exporters.push(id.to_string(), task);
             exporter_inputs.insert(id.clone(), input);
         }
@@ -78,26 +88,40 @@ impl Service {
             let mut next = fanout_to(&pipeline.exporters);
             for (id, stage) in stages[split..].iter().rev() {
                 let (input, output) = mpsc::channel(STAGE_QUEUE_CAPACITY);
+                let output = SharedInput::new(output);
                 let context = StageContext {
                     id: id.clone(),
                     pipeline: pipeline.name.clone(),
                     signal: pipeline.signal,
                     deadline_passed: self.processors.token.clone(),
                 };
-                let task = match stage {
-                    ProcessorStage::Batch(batch) => {
-                        tokio::spawn(BatchProcessor::new(batch.clone(), context).run(output, next))
-                    }
-                    ProcessorStage::Inline(processor) => tokio::spawn(inline::run_stage(
-                        processor.clone(),
-                        context,
-                        output,
-                        next,
+                let (stage, input_of, to, dead_letter) =
+                    (stage.clone(), output.clone(), next, dead_letter.clone());
+                let start = move || {
+                    let (stage, context, input_of, next, dead_letter) = (
+                        stage.clone(),
+                        context.clone(),
+                        input_of.clone(),
+                        to.clone(),
                         dead_letter.clone(),
-                    )),
+                    );
+                    tokio::spawn(async move {
+                        let output = input_of.take().await;
+                        match stage {
+                            ProcessorStage::Batch(batch) => {
+                                BatchProcessor::new(batch, context).run(output, next).await
+                            }
+                            ProcessorStage::Inline(processor) => {
+                                inline::run_stage(processor, context, output, next, dead_letter)
+                                    .await
+                            }
+                        }
+                    })
                 };
-                self.processors
-                    .push(format!("{}/{id}", pipeline.name), task);
+                let name = format!("{}/{id}", pipeline.name);
+                let task =
+                    supervised::stage(name.clone(), output, &self.processors.token, health, start);
+                self.processors.push(name, task);
                 next = Fanout::new(vec![input]);
             }
             let inline = stages[..split]
@@ -127,9 +151,12 @@ impl Service {
         drop(exporter_inputs);
 
         for (id, routes) in routes {
-            let task = config.receivers[&id]
-                .start(&id, routes, self.receivers.token.clone())
+            let receiver = &config.receivers[&id];
+            let task = receiver
+                .start(&id, routes.clone(), self.receivers.token.clone())
                 .await?;
+            let task =
+                supervised::receiver(&id, receiver, routes, &self.receivers.token, health, task);
             self.receivers.push(id.to_string(), task);
         }
         Ok(())

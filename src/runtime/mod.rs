@@ -3,6 +3,8 @@
 
 mod graph;
 mod shutdown;
+pub mod supervise;
+mod supervised;
 
 pub use graph::Service;
 
