@@ -264,3 +264,6 @@ service:
         );
     }
 }
+
+#[cfg(test)]
+mod deadline_tests;

@@ -10,9 +10,9 @@ use opentelemetry_proto::tonic::trace::v1::{status, Status};
 
 use super::reading::{map, read, text, time};
 use super::*;
-use crate::pipeline::stage_input::SharedInput;
 use crate::exporters::kafka::gds;
 use crate::pipeline::receipt::{AckLevel, Receipt};
+use crate::pipeline::stage_input::SharedInput;
 use crate::processors::test_data::{
     database, gauge, kv, log, logs, metrics, point, resource, span, traces, NOW,
 };
@@ -85,7 +85,10 @@ fn temporary_files(directory: &Path) -> usize {
 fn start(
     config: &ParquetExporterConfig,
     input_closed: &CancellationToken,
-) -> (tokio::sync::mpsc::Sender<Batch>, tokio::task::JoinHandle<()>) {
+) -> (
+    tokio::sync::mpsc::Sender<Batch>,
+    tokio::task::JoinHandle<()>,
+) {
     let (sender, input) = tokio::sync::mpsc::channel(4);
     let exporter = exporter(config);
     let input_closed = input_closed.clone();

@@ -6,10 +6,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::pipeline::exporter_input::{Intake, Outcomes};
-use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::batch::Batch;
+use crate::pipeline::exporter_input::{Intake, Outcomes};
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
+use crate::pipeline::stage_input::SharedInput;
 use crate::processors::test_data::{span, traces};
 
 fn directory(name: &str) -> PathBuf {

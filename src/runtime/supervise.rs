@@ -67,7 +67,9 @@ pub struct Supervised {
 
 /// Supervises the component whose first incarnation is `first`, until it ends for good.
 pub fn spawn(component: Supervised, first: JoinHandle<()>) -> JoinHandle<()> {
-    component.health.set_running(component.kind, &component.name);
+    component
+        .health
+        .set_running(component.kind, &component.name);
     tokio::spawn(component.watch(first))
 }
 
