@@ -290,6 +290,18 @@ impl BatchProcessor {
     }
 }
 
+impl Drop for BatchProcessor {
+    /// Every way the task ends passes on or gives up what is pending, except a panic: then
+    /// what it held is lost, and counted so (its receipts fail as they drop).
+    fn drop(&mut self) {
+        let items: usize = self.pending.values().map(|p| p.batch.items()).sum();
+        if items > 0 {
+            self.counters.failed.increment(items as u64);
+            tracing::error!(processor = %self.context.id, pipeline = %self.context.pipeline, items, "the batch processor stopped holding items; they count as failed");
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "batch_tests.rs"]
 mod tests;

@@ -250,13 +250,21 @@ pub mod test_metrics {
 
     /// The counter's value for the series whose labels include `label="value"`; 0 if none.
     pub fn counter(name: &str, label: &str, value: &str) -> u64 {
-        let wanted = format!("{label}=\"{value}\"");
+        counter_with(name, &[(label, value)])
+    }
+
+    /// The sum over the series whose labels include every one given.
+    pub fn counter_with(name: &str, labels: &[(&str, &str)]) -> u64 {
+        let wanted: Vec<String> = labels.iter().map(|(l, v)| format!("{l}=\"{v}\"")).collect();
         let prefix = format!("{name}{{");
         handle()
             .render()
             .lines()
             .filter_map(|line| line.strip_prefix(&prefix)?.split_once("} "))
-            .filter(|(labels, _)| labels.split(',').any(|l| l == wanted))
+            .filter(|(labels, _)| {
+                let labels: Vec<&str> = labels.split(',').collect();
+                wanted.iter().all(|w| labels.contains(&w.as_str()))
+            })
             .filter_map(|(_, number)| number.trim().parse::<f64>().ok())
             .map(|v| v as u64)
             .sum()

@@ -5,7 +5,7 @@ pub const RECEIVER_ACCEPTED: &str = "tributary_receiver_accepted_items_total";
 pub const RECEIVER_REFUSED: &str = "tributary_receiver_refused_items_total";
 pub const RECEIVER_REFUSED_REQUESTS: &str = "tributary_receiver_refused_requests_total";
 pub const PROCESSOR_RECEIVED: &str = "tributary_processor_received_items_total";
-/// Labelled by `outcome`: passed, dropped, dead_lettered, refused, undrained.
+/// Labelled by `outcome`: passed, dropped, dead_lettered, refused, undrained, failed.
 pub const PROCESSOR_ITEMS: &str = "tributary_processor_items_total";
 pub const BATCH_SIZE: &str = "tributary_processor_batch_send_size_items";
 pub const EXPORTER_RECEIVED: &str = "tributary_exporter_received_items_total";
