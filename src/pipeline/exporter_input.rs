@@ -227,9 +227,9 @@ impl Drop for Intake {
 }
 
 /// Runs one incarnation of an exporter. What it took and did not count out by the time it
-/// ends is undrained if the deadline passed, else failed: it panicked, or stopped with its
-/// input open (a bug: logged). Either way its outcomes close, so nothing it left behind
-/// counts again.
+/// ends is undrained if the deadline passed (however it ended: returned, panicked, or aborted
+/// after the grace time), else failed: it panicked, or stopped with its input open (a bug:
+/// logged). Either way its outcomes close, so nothing it left behind counts again.
 pub async fn run_incarnation(
     outcomes: Outcomes,
     deadline_passed: CancellationToken,
@@ -244,7 +244,7 @@ pub async fn run_incarnation(
     ending.finished = true;
 }
 
-/// Closes the outcomes when the incarnation's future ends or is dropped (a panic).
+/// Closes the outcomes when the incarnation's future ends or is dropped (a panic, an abort).
 struct Ending {
     outcomes: Outcomes,
     deadline_passed: CancellationToken,
@@ -254,7 +254,7 @@ struct Ending {
 impl Drop for Ending {
     fn drop(&mut self) {
         let exporter = self.outcomes.exporter().to_string();
-        if self.finished && self.deadline_passed.is_cancelled() {
+        if self.deadline_passed.is_cancelled() {
             let items = self.outcomes.close(Exit::Undrained);
             if items > 0 {
                 tracing::warn!(

@@ -16,10 +16,8 @@ use crate::pipeline::batch::DeadLetterRoute;
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::{
-    inline, PipelineEntry, Routes, StageContext, StartError, EXPORTER_QUEUE_ITEMS,
-    STAGE_QUEUE_CAPACITY,
+    PipelineEntry, Routes, StageContext, StartError, EXPORTER_QUEUE_ITEMS, STAGE_QUEUE_CAPACITY,
 };
-use crate::processors::batch::BatchProcessor;
 use crate::processors::{ProcessorConfig, ProcessorStage};
 use crate::telemetry::Health;
 
@@ -95,32 +93,16 @@ impl Service {
                     signal: pipeline.signal,
                     deadline_passed: self.processors.token.clone(),
                 };
-                let (stage, input_of, to, dead_letter) =
-                    (stage.clone(), output.clone(), next, dead_letter.clone());
-                let start = move || {
-                    let (stage, context, input_of, next, dead_letter) = (
-                        stage.clone(),
-                        context.clone(),
-                        input_of.clone(),
-                        to.clone(),
-                        dead_letter.clone(),
-                    );
-                    tokio::spawn(async move {
-                        let output = input_of.take().await;
-                        match stage {
-                            ProcessorStage::Batch(batch) => {
-                                BatchProcessor::new(batch, context).run(output, next).await
-                            }
-                            ProcessorStage::Inline(processor) => {
-                                inline::run_stage(processor, context, output, next, dead_letter)
-                                    .await
-                            }
-                        }
-                    })
-                };
                 let name = format!("{}/{id}", pipeline.name);
-                let task =
-                    supervised::stage(name.clone(), output, &self.processors.token, health, start);
+                let task = supervised::stage(
+                    name.clone(),
+                    stage,
+                    context,
+                    output,
+                    next,
+                    dead_letter.clone(),
+                    health,
+                );
                 self.processors.push(name, task);
                 next = Fanout::new(vec![input]);
             }

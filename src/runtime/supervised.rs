@@ -7,8 +7,11 @@ use tokio_util::sync::CancellationToken;
 use super::supervise::{self, Backoff, Supervised};
 use crate::exporters::ExporterConfig;
 use crate::model::{ComponentId, Kind};
+use crate::pipeline::fanout::Fanout;
 use crate::pipeline::stage_input::SharedInput;
-use crate::pipeline::Routes;
+use crate::pipeline::{inline, Routes, StageContext};
+use crate::processors::batch::BatchProcessor;
+use crate::processors::ProcessorStage;
 use crate::receivers::ReceiverConfig;
 use crate::telemetry::Health;
 
@@ -86,15 +89,39 @@ pub(super) fn receiver(
 }
 
 /// A processor stage (`name` is `pipeline/id`) ends for good once its input is finished or
-/// the deadline passed. `start` spawns an incarnation on `input`; it holds the senders of the
-/// next stage, which close once the supervisor ends.
+/// the deadline passed. Each incarnation is a new task on `input`; the supervisor holds the
+/// senders to the next stage, which close once it ends.
 pub(super) fn stage(
     name: String,
+    stage: &ProcessorStage,
+    context: StageContext,
     input: SharedInput,
-    deadline_passed: &CancellationToken,
+    next: Fanout,
+    dead_letter: Fanout,
     health: &Health,
-    mut start: impl FnMut() -> JoinHandle<()> + Send + 'static,
 ) -> JoinHandle<()> {
+    let deadline_passed = context.deadline_passed.clone();
+    let (stage, input_of) = (stage.clone(), input.clone());
+    let start = move || {
+        let (stage, context, input, next, dead_letter) = (
+            stage.clone(),
+            context.clone(),
+            input_of.clone(),
+            next.clone(),
+            dead_letter.clone(),
+        );
+        tokio::spawn(async move {
+            let input = input.take().await;
+            match stage {
+                ProcessorStage::Batch(batch) => {
+                    BatchProcessor::new(batch, context).run(input, next).await
+                }
+                ProcessorStage::Inline(processor) => {
+                    inline::run_stage(processor, context, input, next, dead_letter).await
+                }
+            }
+        })
+    };
     let first = start();
     let finished_deadline = deadline_passed.clone();
     supervise::spawn(
@@ -103,7 +130,7 @@ pub(super) fn stage(
             name,
             health: health.clone(),
             backoff: Backoff::default(),
-            stop: deadline_passed.clone(),
+            stop: deadline_passed,
             finished: Box::new(move || input.is_finished() || finished_deadline.is_cancelled()),
             restart: Box::new(move || {
                 let next = start();
