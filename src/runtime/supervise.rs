@@ -101,6 +101,11 @@ impl Supervised {
             loop {
                 metrics::counter!(names::COMPONENT_FAILURES, "kind" => self.kind.noun(), "component" => self.name.clone())
                     .increment(1);
+                if (self.finished)() {
+                    // Nothing is left for another incarnation to do: its input is finished.
+                    tracing::error!(kind = self.kind.noun(), component = %self.name, failure, "a component failed with its work finished; not restarting it");
+                    return;
+                }
                 tracing::error!(kind = self.kind.noun(), component = %self.name, failure, restart_in = ?delay, "a component failed; restarting it");
                 self.health.set_failed(
                     self.kind,

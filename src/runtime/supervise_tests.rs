@@ -164,6 +164,17 @@ async fn an_exit_while_not_finished_is_a_failure_too() {
     assert_eq!(puppet.starts.lock().unwrap().len(), 2);
 }
 
+#[tokio::test]
+async fn a_panic_once_its_work_is_finished_is_counted_but_not_restarted() {
+    let name = "test/panics-when-finished";
+    let (puppet, supervisor) = puppet(name, quick(), false);
+    puppet.finished.store(true, Ordering::SeqCst);
+    puppet.orders.send(Act::Panic("while draining")).unwrap();
+    supervisor.await.unwrap();
+    assert_eq!(failures(name), 1);
+    assert_eq!(puppet.starts.lock().unwrap().len(), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_backoff_doubles_up_to_its_cap_and_resets_after_a_healthy_run() {
     let name = "test/backoff";
