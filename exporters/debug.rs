@@ -2,13 +2,9 @@
 
 use std::io::Write;
 
-use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
 use crate::pipeline::batch::{Batch, Payload};
-use crate::pipeline::ledger::{self, Exit};
-use crate::telemetry::names;
+use crate::pipeline::exporter_input::Intake;
+use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,31 +27,16 @@ pub enum Verbosity {
     Detailed,
 }
 
-pub async fn run(
-    config: DebugExporterConfig,
-    id: String,
-    mut input: mpsc::Receiver<Batch>,
-    deadline_passed: CancellationToken,
-) {
-    loop {
-        let mut batch = tokio::select! {
-            biased;
-            _ = deadline_passed.cancelled() => return,
-            received = input.recv() => match received {
-                Some(batch) => batch,
-                None => return,
-            },
-        };
+pub async fn run(config: DebugExporterConfig, id: String, mut input: Intake) {
+    while let Some(mut batch) = input.next().await {
         if config.verbosity != Verbosity::None {
             let text = describe(&mut batch, config.verbosity);
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "{id}: {text}");
         }
-        metrics::counter!(names::EXPORTER_SENT, "exporter" => id.clone())
-            .increment(batch.items() as u64);
-        if !batch.is_dead_letters() {
-            ledger::exited(Exit::Delivered, batch.items());
-        }
+        input
+            .outcomes()
+            .sent(batch.items(), batch.is_dead_letters());
         batch.context.receipts.settle();
     }
 }

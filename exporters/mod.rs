@@ -13,9 +13,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Claim, ComponentConfig, ComponentId, ConfigError, Kind};
-use crate::pipeline::batch::{Batch, Signal};
+use crate::pipeline::batch::Signal;
+use crate::pipeline::exporter_input::{run_incarnation, Intake, Outcomes};
+use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::StartError;
 use crate::telemetry::Health;
+
+/// An exporter opened and ready to run on its input.
+type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
 
 /// `parquet` is listed in every build; one without the `parquet` feature says so when asked for it.
 pub const TYPES: &[&str] = &["kafka", "file", "debug", "parquet"];
@@ -145,80 +150,118 @@ impl ExporterConfig {
         }
     }
 
-    /// One instance per id, shared by every pipeline that lists it. The task ends once its
-    /// input closes and everything it took is delivered, or when `deadline_passed` fires.
-    /// With a disk queue, the queue task stands between `input` and the exporter.
+    /// One incarnation of the exporter, shared by every pipeline that lists it. The task ends
+    /// once its input closes and everything it took is delivered, or when `deadline_passed`
+    /// fires. With a disk queue, the queue task stands between `input` and the exporter. The
+    /// input outlives the task: a supervisor may start another incarnation on it.
     pub async fn spawn(
         &self,
         id: &ComponentId,
-        input: mpsc::Receiver<Batch>,
+        input: SharedInput,
         deadline_passed: CancellationToken,
         health: Health,
     ) -> Result<JoinHandle<()>, StartError> {
+        let outcomes = Outcomes::new(&id.to_string());
         let queue = self.sending_queue();
         if !queue.is_disk() {
             // The exporter's input closes as upstream stops: it needs no other word.
             let input_closed = CancellationToken::new();
-            return self
-                .spawn_exporter(id, input, deadline_passed, input_closed, health)
-                .await;
+            let run = self
+                .start_exporter(
+                    id,
+                    input,
+                    true,
+                    outcomes.clone(),
+                    deadline_passed.clone(),
+                    input_closed,
+                    health,
+                )
+                .await?;
+            return Ok(tokio::spawn(run_incarnation(
+                outcomes,
+                deadline_passed,
+                run,
+            )));
         }
-        let (disk, acked) = queue::DiskQueue::open_when_free(queue, id)
+        let (disk, acked) = queue::DiskQueue::open_when_free(queue, id, outcomes.clone())
             .await
             .map_err(|e| StartError::new(id, e))?;
         let (to_exporter, exporter_input) = mpsc::channel(crate::pipeline::STAGE_QUEUE_CAPACITY);
         let exporter = self
-            .spawn_exporter(
+            .start_exporter(
                 id,
-                exporter_input,
+                SharedInput::new(exporter_input),
+                false,
+                outcomes.clone(),
                 deadline_passed.clone(),
                 disk.input_closed(),
                 health,
             )
             .await?;
-        Ok(tokio::spawn(async move {
-            disk.run(acked, input, to_exporter, deadline_passed).await;
-            let _ = exporter.await;
-        }))
+        let exporter = tokio::spawn(exporter);
+        let (queue_outcomes, queue_deadline) = (outcomes.clone(), deadline_passed.clone());
+        let run = async move {
+            let intake = Intake::take(&input, queue_outcomes, queue_deadline, true).await;
+            disk.run(acked, intake, to_exporter).await;
+            if let Err(e) = exporter.await {
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        };
+        Ok(tokio::spawn(run_incarnation(
+            outcomes,
+            deadline_passed,
+            run,
+        )))
     }
 
-    async fn spawn_exporter(
+    /// Opens the exporter; the future it returns runs it on `input` (counting batches in
+    /// unless a disk queue in front did).
+    #[allow(clippy::too_many_arguments)]
+    async fn start_exporter(
         &self,
         id: &ComponentId,
-        input: mpsc::Receiver<Batch>,
+        input: SharedInput,
+        counts_in: bool,
+        outcomes: Outcomes,
         deadline_passed: CancellationToken,
         // Cancelled once no more batches come into the exporter's queue (see `DiskQueue`).
         #[cfg_attr(not(feature = "parquet"), allow(unused_variables))]
         input_closed: CancellationToken,
         health: Health,
-    ) -> Result<JoinHandle<()>, StartError> {
+    ) -> Result<Run, StartError> {
+        let intake = {
+            let outcomes = outcomes.clone();
+            let deadline_passed = deadline_passed.clone();
+            async move { Intake::take(&input, outcomes, deadline_passed, counts_in).await }
+        };
         match self {
             ExporterConfig::Kafka(config) => {
-                kafka::KafkaExporter::start(config, id, health, deadline_passed.clone())
-                    .map(|exporter| tokio::spawn(exporter.run(input, deadline_passed)))
-                    .map_err(|e| StartError::new(id, e))
+                let exporter =
+                    kafka::KafkaExporter::start(config, id, health, deadline_passed, outcomes)
+                        .map_err(|e| StartError::new(id, e))?;
+                Ok(Box::pin(async move { exporter.run(intake.await).await }))
             }
             ExporterConfig::File(config) => {
                 let exporter = file::FileExporter::open(config, id)
                     .await
                     .map_err(|e| StartError::new(id, e))?;
-                Ok(tokio::spawn(exporter.run(input, deadline_passed)))
+                Ok(Box::pin(async move { exporter.run(intake.await).await }))
             }
-            ExporterConfig::Debug(config) => Ok(tokio::spawn(debug::run(
-                config.clone(),
-                id.to_string(),
-                input,
-                deadline_passed,
-            ))),
+            ExporterConfig::Debug(config) => {
+                let (config, id) = (config.clone(), id.to_string());
+                Ok(Box::pin(async move {
+                    debug::run(config, id, intake.await).await
+                }))
+            }
             #[cfg(feature = "parquet")]
             ExporterConfig::Parquet(config) => {
                 let exporter = parquet::ParquetExporter::open(config, id)
                     .map_err(|e| StartError::new(id, e))?;
-                Ok(tokio::spawn(exporter.run(
-                    input,
-                    deadline_passed,
-                    input_closed,
-                )))
+                Ok(Box::pin(async move {
+                    exporter.run(intake.await, input_closed).await
+                }))
             }
         }
     }
@@ -248,3 +291,6 @@ service:
         );
     }
 }
+
+#[cfg(test)]
+mod deadline_tests;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use serde::Deserialize;
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::ProcessorCounters;
@@ -14,6 +13,7 @@ use crate::config::ConfigError;
 use crate::pipeline::batch::Batch;
 use crate::pipeline::chunk::{chunk, group_by_resource};
 use crate::pipeline::fanout::Fanout;
+use crate::pipeline::stage_input::InputGuard;
 use crate::pipeline::StageContext;
 use crate::telemetry::names;
 
@@ -133,7 +133,7 @@ impl BatchProcessor {
         }
     }
 
-    pub async fn run(mut self, mut input: mpsc::Receiver<Batch>, output: Fanout) {
+    pub async fn run(mut self, mut input: InputGuard, output: Fanout) {
         let deadline_passed = self.context.deadline_passed.clone();
         loop {
             let next_flush = self.pending.values().map(|p| p.flush_at).min();
@@ -273,7 +273,7 @@ impl BatchProcessor {
         }
     }
 
-    fn give_up(mut self, mut input: mpsc::Receiver<Batch>) {
+    fn give_up(mut self, mut input: InputGuard) {
         let mut items: usize = std::mem::take(&mut self.pending)
             .values()
             .map(|p| p.batch.items())
@@ -285,6 +285,18 @@ impl BatchProcessor {
         self.counters.undrained.increment(items as u64);
         if items > 0 {
             tracing::warn!(processor = %self.context.id, pipeline = %self.context.pipeline, items, "shutdown deadline passed with items not passed on");
+        }
+    }
+}
+
+impl Drop for BatchProcessor {
+    /// Every way the task ends passes on or gives up what is pending, except a panic: then
+    /// what it held is lost, and counted so (its receipts fail as they drop).
+    fn drop(&mut self) {
+        let items: usize = self.pending.values().map(|p| p.batch.items()).sum();
+        if items > 0 {
+            self.counters.failed.increment(items as u64);
+            tracing::error!(processor = %self.context.id, pipeline = %self.context.pipeline, items, "the batch processor stopped holding items; they count as failed");
         }
     }
 }

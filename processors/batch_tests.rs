@@ -57,9 +57,13 @@ fn start_with(config: BatchConfig, output_capacity: usize) -> Harness {
         signal: Signal::Traces,
         deadline_passed: deadline_passed.clone(),
     };
-    let task = tokio::spawn(
-        BatchProcessor::new(config, context).run(input_rx, Fanout::new(vec![output_tx])),
-    );
+    let processor = BatchProcessor::new(config, context);
+    let task = tokio::spawn(async move {
+        let input = crate::pipeline::stage_input::SharedInput::new(input_rx)
+            .take()
+            .await;
+        processor.run(input, Fanout::new(vec![output_tx])).await
+    });
     Harness {
         input,
         output,
@@ -261,4 +265,41 @@ async fn walked_requests_stay_undecoded_through_the_batch() {
     );
     assert_eq!(batch.encoded().map(|e| e.item_count()), Some(4));
     assert_eq!(span_count(batch.payload()), 4);
+}
+
+#[tokio::test]
+async fn what_a_panicked_batch_processor_held_counts_as_failed() {
+    crate::telemetry::test_metrics::install();
+    let config = BatchConfig {
+        send_batch_size: 100,
+        timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let context = StageContext {
+        id: ComponentId::parse("batch/panics").unwrap(),
+        pipeline: "traces".into(),
+        signal: Signal::Traces,
+        deadline_passed: CancellationToken::new(),
+    };
+    let (input, input_rx) = mpsc::channel(4);
+    let processor = BatchProcessor::new(config, context);
+    let task = tokio::spawn(async move {
+        let mut input = crate::pipeline::stage_input::SharedInput::new(input_rx)
+            .take()
+            .await;
+        let mut processor = processor;
+        let batch = input.recv().await.expect("a batch");
+        assert!(
+            processor.add(batch).is_empty(),
+            "pending, below the batch size"
+        );
+        panic!("on demand");
+    });
+    input.send(spans(7)).await.unwrap();
+    assert!(task.await.unwrap_err().is_panic());
+    let failed = crate::telemetry::test_metrics::counter_with(
+        names::PROCESSOR_ITEMS,
+        &[("processor", "batch/panics"), ("outcome", "failed")],
+    );
+    assert_eq!(failed, 7);
 }

@@ -77,6 +77,7 @@ impl ComponentConfig for ProcessorConfig {
 
 /// How a processor runs: inline (in the receiving task, or as a stage after a queue) or as a
 /// queueing stage task of its own.
+#[derive(Clone)]
 pub enum ProcessorStage {
     Inline(SharedInline),
     Batch(batch::BatchConfig),

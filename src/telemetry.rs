@@ -14,35 +14,82 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{LogFormat, LogsTelemetry};
+use crate::model::Kind;
 
 pub use crate::model::names;
 
-/// Whether each component that can be unready (exporters waiting for their brokers) is ready.
+/// Every component's state: whether its task runs (or is being restarted after a failure), and
+/// for the exporters that can be unready (waiting for their brokers), whether they are ready.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
-    components: Arc<Mutex<BTreeMap<String, Result<(), String>>>>,
+    components: Arc<Mutex<BTreeMap<Kind, BTreeMap<String, ComponentState>>>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ComponentState {
+    /// Why its task is not running, while a supervisor restarts it.
+    failure: Option<String>,
+    readiness: Option<Result<(), String>>,
+}
+
+impl ComponentState {
+    fn is_ready(&self) -> bool {
+        self.failure.is_none() && !matches!(self.readiness, Some(Err(_)))
+    }
+
+    fn describe(&self) -> String {
+        match (&self.failure, &self.readiness) {
+            (Some(failure), _) => failure.clone(),
+            (None, Some(Err(reason))) => format!("not ready: {reason}"),
+            (None, Some(Ok(()))) => "ready".to_string(),
+            (None, None) => "running".to_string(),
+        }
+    }
 }
 
 impl Health {
-    pub fn set_ready(&self, component: &str) {
-        self.set(component, Ok(()));
+    /// An exporter reached its destination.
+    pub fn set_ready(&self, exporter: &str) {
+        self.update(Kind::Exporter, exporter, |state| {
+            state.readiness = Some(Ok(()))
+        });
     }
 
-    pub fn set_not_ready(&self, component: &str, reason: impl Into<String>) {
-        self.set(component, Err(reason.into()));
+    pub fn set_not_ready(&self, exporter: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.update(Kind::Exporter, exporter, |state| {
+            state.readiness = Some(Err(reason))
+        });
     }
 
-    fn set(&self, component: &str, state: Result<(), String>) {
+    /// The component's task runs.
+    pub fn set_running(&self, kind: Kind, component: &str) {
+        self.update(kind, component, |state| state.failure = None);
+    }
+
+    /// The component's task failed: `/ready` answers 503 with `state` until it runs again.
+    pub fn set_failed(&self, kind: Kind, component: &str, state: impl Into<String>) {
+        let failure = state.into();
+        self.update(kind, component, |state| state.failure = Some(failure));
+    }
+
+    fn update(&self, kind: Kind, component: &str, change: impl FnOnce(&mut ComponentState)) {
         let mut components = self.components.lock().unwrap_or_else(|e| e.into_inner());
-        components.insert(component.to_string(), state);
+        change(
+            components
+                .entry(kind)
+                .or_default()
+                .entry(component.to_string())
+                .or_default(),
+        );
     }
 
     /// Forgets a component a reload removed.
-    pub fn remove(&self, component: &str) {
-        self.components
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(component);
+    pub fn remove(&self, kind: Kind, component: &str) {
+        let mut components = self.components.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(of_kind) = components.get_mut(&kind) {
+            of_kind.remove(component);
+        }
     }
 
     /// Forgets every component, before a reload registers the new ones.
@@ -53,18 +100,21 @@ impl Health {
             .clear();
     }
 
-    /// Ready when every registered component is.
+    /// Ready when every registered component is; the components by kind, each with its state.
     pub fn report(&self) -> (bool, serde_json::Value) {
         let components = self.components.lock().unwrap_or_else(|e| e.into_inner());
-        let ready = components.values().all(Result::is_ok);
+        let ready = components
+            .values()
+            .flat_map(BTreeMap::values)
+            .all(ComponentState::is_ready);
         let detail: serde_json::Map<String, serde_json::Value> = components
             .iter()
-            .map(|(id, state)| {
-                let value = match state {
-                    Ok(()) => "ready".to_string(),
-                    Err(reason) => format!("not ready: {reason}"),
-                };
-                (id.clone(), value.into())
+            .map(|(kind, of_kind)| {
+                let states: serde_json::Map<String, serde_json::Value> = of_kind
+                    .iter()
+                    .map(|(id, state)| (id.clone(), state.describe().into()))
+                    .collect();
+                (kind.section().to_string(), states.into())
             })
             .collect();
         let status = if ready { "ready" } else { "not ready" };
@@ -181,4 +231,50 @@ pub fn init_logging(logs: &LogsTelemetry) -> Result<(), TelemetryError> {
         LogFormat::Json => builder.json().init(),
     }
     Ok(())
+}
+
+/// One Prometheus recorder for every unit test in the process, so that a test can read the
+/// counters it moved. Tests share it: each reads the counters of its own component ids.
+#[cfg(test)]
+pub mod test_metrics {
+    use std::sync::OnceLock;
+
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+    fn handle() -> &'static PrometheusHandle {
+        static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+        HANDLE.get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).expect("no other recorder in unit tests");
+            handle
+        })
+    }
+
+    /// Installs the recorder, before the code under test first touches a counter.
+    pub fn install() {
+        handle();
+    }
+
+    /// The counter's value for the series whose labels include `label="value"`; 0 if none.
+    pub fn counter(name: &str, label: &str, value: &str) -> u64 {
+        counter_with(name, &[(label, value)])
+    }
+
+    /// The sum over the series whose labels include every one given.
+    pub fn counter_with(name: &str, labels: &[(&str, &str)]) -> u64 {
+        let wanted: Vec<String> = labels.iter().map(|(l, v)| format!("{l}=\"{v}\"")).collect();
+        let prefix = format!("{name}{{");
+        handle()
+            .render()
+            .lines()
+            .filter_map(|line| line.strip_prefix(&prefix)?.split_once("} "))
+            .filter(|(labels, _)| {
+                let labels: Vec<&str> = labels.split(',').collect();
+                wanted.iter().all(|w| labels.contains(&w.as_str()))
+            })
+            .filter_map(|(_, number)| number.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum()
+    }
 }

@@ -92,6 +92,8 @@ service:
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Kafka at 127.0.0.1:"), "{body}");
     assert!(body.contains("is unreachable"), "{body}");
+    // Every component is listed with its state.
+    assert!(body.contains(r#""receivers":{"otlp":"running"}"#), "{body}");
     assert_eq!(agent.get("/health").0, 200);
     let exit = agent.terminate(Duration::from_secs(15));
     assert!(exit.success(), "{exit}");

@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 pub use writer::backups_of;
 use writer::{RotatingFile, Rotation};
@@ -21,9 +19,8 @@ use crate::exporters::template::Template;
 use crate::pipeline::attributes::first_resource_attributes;
 use crate::pipeline::batch::{Batch, Payload};
 use crate::pipeline::chunk::resource_groups;
-use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::exporter_input::{Intake, Outcomes};
 use crate::pipeline::receipt::Receipts;
-use crate::telemetry::names;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,19 +178,16 @@ impl FileExporter {
         Ok(exporter)
     }
 
-    pub async fn run(
-        mut self,
-        mut input: mpsc::Receiver<Batch>,
-        deadline_passed: CancellationToken,
-    ) {
+    /// Until the input closes or the deadline passes; flushes what it wrote either way.
+    pub async fn run(mut self, mut input: Intake) {
+        let outcomes = input.outcomes().clone();
         let mut flush = tokio::time::interval(self.flush_interval);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
-                _ = deadline_passed.cancelled() => break,
-                received = input.recv() => match received {
-                    Some(batch) => self.write(batch),
+                received = input.next() => match received {
+                    Some(batch) => self.write(batch, &outcomes),
                     None => break,
                 },
                 // Flushing blocks (a slow disk, a full pipe): let the runtime move its other
@@ -204,12 +198,10 @@ impl FileExporter {
         tokio::task::block_in_place(|| self.flush_all());
     }
 
-    fn write(&mut self, mut batch: Batch) {
-        let items = batch.items() as u64;
+    fn write(&mut self, mut batch: Batch, outcomes: &Outcomes) {
         let receipts = std::mem::take(&mut batch.context.receipts);
         let mut all_written = true;
-        let counts_out = !batch.is_dead_letters();
-        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone()).increment(items);
+        let letters = batch.is_dead_letters();
         let signal = batch.signal();
         let payload = batch.into_payload();
         let units = if self.path.is_literal() {
@@ -224,7 +216,7 @@ impl FileExporter {
                 safe_path_part,
                 "unknown",
             );
-            let unit_items = unit.item_count() as u64;
+            let unit_items = unit.item_count();
             let outcome = self.encode(&unit).and_then(|bytes| {
                 self.file(PathBuf::from(&rendered))
                     .and_then(|file| file.append(&bytes))
@@ -234,20 +226,10 @@ impl FileExporter {
                     })
             });
             match outcome {
-                Ok(()) => {
-                    metrics::counter!(names::EXPORTER_SENT, "exporter" => self.id.clone())
-                        .increment(unit_items);
-                    if counts_out {
-                        ledger::exited(Exit::Delivered, unit_items as usize);
-                    }
-                }
+                Ok(()) => outcomes.sent(unit_items, letters),
                 Err(e) => {
                     all_written = false;
-                    metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
-                        .increment(unit_items);
-                    if counts_out {
-                        ledger::exited(Exit::Failed, unit_items as usize);
-                    }
+                    outcomes.failed(unit_items, letters);
                     tracing::error!(exporter = %self.id, items = unit_items, error = %e, "cannot write a batch");
                 }
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::future_producer::DeliveryFuture;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +19,7 @@ use super::first_send::{future_record, kib_of, send_while_room};
 use super::{readiness, KafkaExporterConfig, KafkaExporterError};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetter, DeadLetterRoute, DeadLetters, Payload, Signal};
-use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::exporter_input::{Intake, Outcomes};
 use crate::pipeline::receipt::Receipts;
 use crate::telemetry::{names, Health};
 
@@ -42,8 +42,9 @@ struct Shared {
     retry: super::RetryConfig,
     /// False with `acks=0`: then no delivery report carries an offset.
     offsets_expected: bool,
+    /// Its records are dead letters: counted by the exporter, not again by the ledger.
     writes_dead_letters: bool,
-    in_flight_items: AtomicUsize,
+    outcomes: Outcomes,
     retry_log: RetryLog,
 }
 
@@ -78,6 +79,7 @@ impl KafkaExporter {
         id: &ComponentId,
         health: Health,
         deadline_passed: CancellationToken,
+        outcomes: Outcomes,
     ) -> Result<KafkaExporter, KafkaExporterError> {
         let producer: super::Producer = config
             .client_config()
@@ -105,40 +107,30 @@ impl KafkaExporter {
                 offsets_expected: config.acks_expected(),
                 writes_dead_letters: config.writes_dead_letters(),
                 retry_log: RetryLog::default(),
-                in_flight_items: AtomicUsize::new(0),
+                outcomes,
             }),
             in_flight_kib: Arc::new(Semaphore::new(MAX_IN_FLIGHT_KIB as usize)),
             stop_watching,
         })
     }
 
-    pub async fn run(self, mut input: mpsc::Receiver<Batch>, deadline_passed: CancellationToken) {
-        loop {
-            tokio::select! {
-                biased;
-                _ = deadline_passed.cancelled() => break,
-                received = input.recv() => match received {
-                    Some(batch) => {
-                        if !self.produce(batch, &deadline_passed).await {
-                            break;
-                        }
-                    }
-                    None => {
-                        self.await_deliveries(&deadline_passed).await;
-                        self.stop_watching.cancel();
-                        return;
-                    }
-                },
+    /// Until the input closes and Kafka acknowledged everything, or the deadline passes (the
+    /// harness then counts what is left as undrained).
+    pub async fn run(self, mut input: Intake) {
+        let deadline_passed = input.deadline_passed().clone();
+        while let Some(batch) = input.next().await {
+            if !self.produce(batch, &deadline_passed).await {
+                return;
             }
         }
-        self.give_up(input);
+        if !deadline_passed.is_cancelled() {
+            self.await_deliveries(&deadline_passed).await;
+        }
     }
 
     /// False when the shutdown deadline passed before librdkafka took the batch.
     async fn produce(&self, mut batch: Batch, deadline_passed: &CancellationToken) -> bool {
         let shared = &self.shared;
-        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => shared.id.clone())
-            .increment(batch.items() as u64);
         let route = batch.context.dead_letter.clone();
         // Each record holds a share; the batch's own shares are done once all are handed over.
         let receipts = std::mem::take(&mut batch.context.receipts);
@@ -163,9 +155,6 @@ impl KafkaExporter {
                 .dead_letter(route.as_ref(), planned.dead_letters)
                 .await;
         let start_delivery = |record: OutRecord, permit, sent| {
-            shared
-                .in_flight_items
-                .fetch_add(record.items, Ordering::Relaxed);
             tokio::spawn(deliver(
                 shared.clone(),
                 record,
@@ -178,16 +167,11 @@ impl KafkaExporter {
         for (record, permit, delivery) in sent.sent {
             start_delivery(record, permit, Some(delivery));
         }
-        let mut records = sent.unsent.into_iter();
-        while let Some(record) = records.next() {
+        for record in sent.unsent {
             let kib = kib_of(&record);
             let permit = tokio::select! {
                 biased;
-                _ = deadline_passed.cancelled() => {
-                    let left = record.items + records.map(|r| r.items).sum::<usize>();
-                    shared.count_undrained(left);
-                    return false;
-                }
+                _ = deadline_passed.cancelled() => return false,
                 permit = self.in_flight_kib.clone().acquire_many_owned(kib) => permit.expect("never closed"),
             };
             start_delivery(record, permit, None);
@@ -203,9 +187,7 @@ impl KafkaExporter {
         tokio::select! {
             biased;
             _ = deadline_passed.cancelled() => {
-                let items = shared.in_flight_items.load(Ordering::Relaxed);
-                shared.count_undrained(items);
-                tracing::warn!(exporter = %shared.id, items, "shutdown deadline passed before Kafka acknowledged everything");
+                tracing::warn!(exporter = %shared.id, "shutdown deadline passed before Kafka acknowledged everything");
             }
             all = self.in_flight_kib.acquire_many(MAX_IN_FLIGHT_KIB) => {
                 drop(all);
@@ -213,36 +195,16 @@ impl KafkaExporter {
             }
         }
     }
+}
 
-    fn give_up(&self, mut input: mpsc::Receiver<Batch>) {
-        let shared = &self.shared;
+impl Drop for KafkaExporter {
+    /// However the task ends (a panic included), the readiness watcher stops with it.
+    fn drop(&mut self) {
         self.stop_watching.cancel();
-        input.close();
-        let mut items = shared.in_flight_items.load(Ordering::Relaxed);
-        while let Ok(batch) = input.try_recv() {
-            items += batch.items();
-        }
-        shared.count_undrained(items);
-        if items > 0 {
-            tracing::warn!(exporter = %shared.id, items, "shutdown deadline passed with items not delivered");
-        }
     }
 }
 
 impl Shared {
-    fn count_undrained(&self, items: usize) {
-        metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.id.clone())
-            .increment(items as u64);
-        self.count_out(Exit::Undrained, items);
-    }
-
-    /// A dead-letter exporter's records are items counted out already, as dead-lettered.
-    fn count_out(&self, exit: Exit, items: usize) {
-        if !self.writes_dead_letters {
-            ledger::exited(exit, items);
-        }
-    }
-
     /// To the batch's pipeline's dead-letter exporters; to the fallback file when there is no
     /// route or this exporter is itself the dead letter.
     /// True when the letters are in someone's hands (a dead-letter exporter or the file).
@@ -253,9 +215,8 @@ impl Shared {
             .map(|l| l.item.item_count().max(1) as u64)
             .sum();
         let counted = || {
-            metrics::counter!(names::EXPORTER_DEAD_LETTERED, "exporter" => self.id.clone())
-                .increment(items);
-            self.count_out(Exit::DeadLettered, items as usize);
+            self.outcomes
+                .dead_lettered(items as usize, self.writes_dead_letters)
         };
         if let Some(route) = route {
             let signal = letters.first().map_or(Signal::Traces, |l| l.item.signal());
@@ -279,9 +240,8 @@ impl Shared {
                 true
             }
             Err(e) => {
-                metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
-                    .increment(items);
-                self.count_out(Exit::Failed, items as usize);
+                self.outcomes
+                    .failed(items as usize, self.writes_dead_letters);
                 tracing::error!(exporter = %self.id, items, file = %self.fallback.path().display(), error = %e, "dead letters lost: the fallback file cannot be written");
                 false
             }
@@ -337,14 +297,9 @@ async fn deliver(
             }
         }
     };
-    shared
-        .in_flight_items
-        .fetch_sub(out.items, Ordering::Relaxed);
     match failure {
         None => {
-            metrics::counter!(names::EXPORTER_SENT, "exporter" => shared.id.clone())
-                .increment(out.items as u64);
-            shared.count_out(Exit::Delivered, out.items);
+            shared.outcomes.sent(out.items, shared.writes_dead_letters);
             metrics::histogram!(names::KAFKA_DELIVERY_SECONDS, "exporter" => shared.id.clone())
                 .record(started.elapsed().as_secs_f64());
             receipts.settle();

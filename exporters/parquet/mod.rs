@@ -25,17 +25,15 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde::Deserialize;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ComponentId, ConfigError};
 use crate::exporters::kafka::gds::GdsNames;
 use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::dead_letter::rfc3339;
+use crate::pipeline::exporter_input::{Intake, Outcomes};
 use crate::pipeline::ids::with_ids_from;
-use crate::pipeline::ledger::{self, Exit};
 use crate::pipeline::receipt::Receipts;
-use crate::telemetry::names;
 use table::Table;
 
 /// A row group is written out once its encoded size passes this: it bounds the memory a file
@@ -174,6 +172,8 @@ pub struct ParquetExporter {
     tables: [Table; 3],
     files: [Option<OpenFile>; 3],
     next_seq: u64,
+    /// The running incarnation's, from its intake.
+    outcomes: Outcomes,
 }
 
 impl ParquetExporter {
@@ -218,6 +218,7 @@ impl ParquetExporter {
             tables: Signal::ALL.map(Table::of),
             files: [None, None, None],
             next_seq: 1,
+            outcomes: Outcomes::new(&id.to_string()),
         })
     }
 
@@ -225,12 +226,8 @@ impl ParquetExporter {
     /// `input_closed` is cancelled when a disk queue in front of the exporter took its last
     /// batch: the queue stops only once every batch it handed over is settled, so from then
     /// on the files are completed whenever no batch is waiting.
-    pub async fn run(
-        mut self,
-        mut input: mpsc::Receiver<Batch>,
-        deadline_passed: CancellationToken,
-        input_closed: CancellationToken,
-    ) {
+    pub async fn run(mut self, mut input: Intake, input_closed: CancellationToken) {
+        self.outcomes = input.outcomes().clone();
         let mut tick = tokio::time::interval(self.roll_interval.min(Duration::from_secs(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut draining = false;
@@ -239,8 +236,7 @@ impl ParquetExporter {
         loop {
             tokio::select! {
                 biased;
-                _ = deadline_passed.cancelled() => break,
-                received = input.recv() => match received {
+                received = input.next() => match received {
                     Some(batch) => tokio::task::block_in_place(|| self.write(batch)),
                     None => break,
                 },
@@ -252,19 +248,15 @@ impl ParquetExporter {
             }
         }
         tokio::task::block_in_place(|| self.roll_all());
-        if deadline_passed.is_cancelled() {
-            self.give_up(input);
-        }
     }
 
     fn write(&mut self, mut batch: Batch) {
         let items = batch.items();
-        metrics::counter!(names::EXPORTER_RECEIVED, "exporter" => self.id.clone())
-            .increment(items as u64);
         let receipts = std::mem::take(&mut batch.context.receipts);
         if batch.is_dead_letters() {
             // Validation keeps dead letters away (`takes_dead_letters`); they were counted out.
             tracing::error!(exporter = %self.id, "the parquet exporter takes no dead letters; they are dropped");
+            self.outcomes.failed(items, true);
             return;
         }
         let signal = batch.signal();
@@ -387,38 +379,17 @@ impl ParquetExporter {
         if let Some(file) = self.files[signal as usize].take() {
             drop(file.writer);
             let _ = std::fs::remove_file(&file.temporary);
-            metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
-                .increment(file.items as u64);
-            ledger::exited(Exit::Failed, file.items);
+            self.outcomes.failed(file.items, false);
         }
     }
 
     fn delivered(&self, items: usize) {
-        metrics::counter!(names::EXPORTER_SENT, "exporter" => self.id.clone())
-            .increment(items as u64);
-        ledger::exited(Exit::Delivered, items);
+        self.outcomes.sent(items, false);
     }
 
     fn fail(&self, items: usize, error: &ParquetExporterError) {
-        metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.id.clone())
-            .increment(items as u64);
-        ledger::exited(Exit::Failed, items);
+        self.outcomes.failed(items, false);
         tracing::error!(exporter = %self.id, items, error = %error, "cannot write to a parquet file");
-    }
-
-    /// After the deadline: what is still in the input is not written.
-    fn give_up(&self, mut input: mpsc::Receiver<Batch>) {
-        input.close();
-        let mut items = 0;
-        while let Ok(batch) = input.try_recv() {
-            items += batch.items();
-        }
-        if items > 0 {
-            metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.id.clone())
-                .increment(items as u64);
-            ledger::exited(Exit::Undrained, items);
-            tracing::warn!(exporter = %self.id, items, "shutdown deadline passed with items not written");
-        }
     }
 }
 

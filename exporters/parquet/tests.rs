@@ -12,6 +12,7 @@ use super::reading::{map, read, text, time};
 use super::*;
 use crate::exporters::kafka::gds;
 use crate::pipeline::receipt::{AckLevel, Receipt};
+use crate::pipeline::stage_input::SharedInput;
 use crate::processors::test_data::{
     database, gauge, kv, log, logs, metrics, point, resource, span, traces, NOW,
 };
@@ -84,10 +85,23 @@ fn temporary_files(directory: &Path) -> usize {
 fn start(
     config: &ParquetExporterConfig,
     input_closed: &CancellationToken,
-) -> (mpsc::Sender<Batch>, tokio::task::JoinHandle<()>) {
-    let (sender, input) = mpsc::channel(4);
+) -> (
+    tokio::sync::mpsc::Sender<Batch>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sender, input) = tokio::sync::mpsc::channel(4);
     let exporter = exporter(config);
-    let task = tokio::spawn(exporter.run(input, CancellationToken::new(), input_closed.clone()));
+    let input_closed = input_closed.clone();
+    let task = tokio::spawn(async move {
+        let intake = Intake::take(
+            &SharedInput::new(input),
+            Outcomes::new("parquet/test"),
+            CancellationToken::new(),
+            true,
+        )
+        .await;
+        exporter.run(intake, input_closed).await
+    });
     (sender, task)
 }
 

@@ -17,7 +17,8 @@ use super::segment::{self, Next};
 use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetterRoute};
-use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::exporter_input::{Intake, Outcomes};
+use crate::pipeline::ledger;
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::telemetry::names;
 
@@ -75,6 +76,8 @@ pub struct DiskQueue {
     input_closed: CancellationToken,
     /// Held while the queue is open; dropped with it.
     _lock: DirectoryLock,
+    /// Shared with the exporter behind the queue: one incarnation's.
+    outcomes: Outcomes,
 }
 
 impl DiskQueue {
@@ -83,10 +86,11 @@ impl DiskQueue {
     pub async fn open_when_free(
         config: &SendingQueueConfig,
         id: &ComponentId,
+        outcomes: Outcomes,
     ) -> Result<(DiskQueue, mpsc::UnboundedReceiver<(u64, bool)>), QueueError> {
         let deadline = Instant::now() + PREVIOUS_INSTANCE_WAIT;
         loop {
-            match DiskQueue::open(config, id) {
+            match DiskQueue::open(config, id, outcomes.clone()) {
                 Err(QueueError::HeldHere { .. }) if Instant::now() < deadline => {
                     tokio::time::sleep(PREVIOUS_INSTANCE_POLL).await;
                 }
@@ -99,6 +103,7 @@ impl DiskQueue {
     pub fn open(
         config: &SendingQueueConfig,
         id: &ComponentId,
+        outcomes: Outcomes,
     ) -> Result<(DiskQueue, mpsc::UnboundedReceiver<(u64, bool)>), QueueError> {
         let directory = config.directory_for(id);
         let dir_error = |source| QueueError::Directory {
@@ -164,7 +169,7 @@ impl DiskQueue {
                 records,
             });
         }
-        ledger::received(recovered_items as usize);
+        outcomes.received_again(recovered_items as usize);
         ledger::on_disk(recovered_items as i64);
         if recovered_items > 0 {
             metrics::counter!(names::QUEUE_RECOVERED, "exporter" => exporter.clone())
@@ -217,6 +222,7 @@ impl DiskQueue {
             max_record_body: segment::MAX_RECORD_BODY,
             input_closed: CancellationToken::new(),
             _lock: lock,
+            outcomes,
         };
         queue.update_gauges();
         Ok((queue, acked))
@@ -232,10 +238,10 @@ impl DiskQueue {
     pub async fn run(
         mut self,
         mut acked: mpsc::UnboundedReceiver<(u64, bool)>,
-        mut input: mpsc::Receiver<Batch>,
+        mut input: Intake,
         output: mpsc::Sender<Batch>,
-        deadline_passed: CancellationToken,
     ) {
+        let deadline_passed = input.deadline_passed().clone();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_sync = Instant::now();
@@ -265,7 +271,7 @@ impl DiskQueue {
                         permit.send(batch);
                     }
                 }
-                received = input.recv(), if input_open && held.is_none() => match received {
+                received = input.next(), if input_open && held.is_none() => match received {
                     // Dead letters (a file or debug exporter takes both) pass straight through:
                     // the segment format holds OTLP data only.
                     Some(batch) if batch.is_dead_letters() => {
@@ -302,9 +308,7 @@ impl DiskQueue {
             tracing::warn!(exporter = %self.exporter, items = left, "stopping with items in the disk queue; they are delivered at the next start");
         }
         if let Some(batch) = held {
-            metrics::counter!(names::EXPORTER_UNDRAINED, "exporter" => self.exporter.clone())
-                .increment(batch.items() as u64);
-            ledger::exited(Exit::Undrained, batch.items());
+            self.outcomes.undrained(batch.items(), false);
         }
     }
 
@@ -382,9 +386,8 @@ impl DiskQueue {
         let items = batch.items();
         metrics::counter!(names::QUEUE_WRITE_ERRORS, "exporter" => self.exporter.clone())
             .increment(1);
-        metrics::counter!(names::EXPORTER_FAILED, "exporter" => self.exporter.clone())
-            .increment(items as u64);
-        ledger::exited(Exit::Failed, items);
+        let letters = batch.is_dead_letters();
+        self.outcomes.failed(items, letters);
         tracing::error!(exporter = %self.exporter, error = %too_large, "a batch is too large for the disk queue; it is refused, not written (lower the batch processor's send_batch_max_size or send_batch_max_bytes)");
         drop(batch);
     }
@@ -457,7 +460,7 @@ impl DiskQueue {
                 let at = self.outstanding.get(&seq).copied()?;
                 // Counted in again: the exporter counted the first attempt out.
                 let batch = self.read(seq, at)?;
-                ledger::received(batch.items());
+                self.outcomes.received_again(batch.items());
                 return Some(self.tracked(seq, batch));
             }
         }
@@ -536,7 +539,7 @@ impl DiskQueue {
                 metrics::counter!(names::QUEUE_TORN_RECORDS, "exporter" => self.exporter.clone())
                     .increment(1);
                 let items = self.position_items(seq);
-                ledger::exited(Exit::Failed, items as usize);
+                self.outcomes.failed(items as usize, false);
                 self.outstanding.remove(&seq);
                 // Dropped unsettled: whoever waits for these items hears they were lost.
                 self.waiting.remove(&seq);
@@ -656,6 +659,14 @@ fn warn_of_the_old_default(
     });
     if holds_segments {
         tracing::warn!(exporter = %id, old = %old.display(), new = %directory.display(), "this exporter's default queue directory moved (ids with a '/' in their name now get one of their own); if the old one is this exporter's, stop the agent and move its files over, or its data is not delivered");
+    }
+}
+
+impl Drop for DiskQueue {
+    /// What stays on disk is this queue's no more: the next one to open the directory (after a
+    /// reload or a restart after a panic) recovers it and counts it again.
+    fn drop(&mut self) {
+        ledger::on_disk(-(self.queued_items() as i64));
     }
 }
 

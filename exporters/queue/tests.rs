@@ -7,7 +7,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::pipeline::batch::Batch;
+use crate::pipeline::exporter_input::{Intake, Outcomes};
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
+use crate::pipeline::stage_input::SharedInput;
 use crate::processors::test_data::{span, traces};
 
 fn directory(name: &str) -> PathBuf {
@@ -75,12 +77,14 @@ async fn run_queue_limited(
     settle: impl Fn(usize) -> bool,
     max_record_body: u32,
 ) -> Vec<String> {
-    let (queue, acked) = DiskQueue::open(config, &id()).unwrap();
+    let outcomes = Outcomes::new("kafka/test");
+    let (queue, acked) = DiskQueue::open(config, &id(), outcomes.clone()).unwrap();
     let queue = queue.with_max_record_body(max_record_body);
     let (input, queue_input) = mpsc::channel(8);
     let (to_exporter, mut exporter) = mpsc::channel(8);
     let stop = CancellationToken::new();
-    let task = tokio::spawn(queue.run(acked, queue_input, to_exporter, stop.clone()));
+    let intake = Intake::take(&SharedInput::new(queue_input), outcomes, stop.clone(), true).await;
+    let task = tokio::spawn(queue.run(acked, intake, to_exporter));
     for batch in sent {
         input.send(batch).await.unwrap();
     }
@@ -238,10 +242,14 @@ fn a_disk_queue_needs_room_for_a_segment() {
 async fn a_directory_holds_one_queue_at_a_time_and_is_free_once_it_closes() {
     let directory = directory("lock");
     let config = config(&directory);
-    let (first, _acked) = DiskQueue::open(&config, &id()).unwrap();
+    let (first, _acked) = DiskQueue::open(&config, &id(), Outcomes::new("kafka/test")).unwrap();
     let pid = std::fs::read_to_string(directory.join(LOCK_FILE)).unwrap();
     assert_eq!(pid.trim(), std::process::id().to_string());
-    let second = DiskQueue::open(&config, &ComponentId::parse("file/other").unwrap());
+    let second = DiskQueue::open(
+        &config,
+        &ComponentId::parse("file/other").unwrap(),
+        Outcomes::new("file/other"),
+    );
     assert!(
         matches!(second, Err(QueueError::HeldHere { .. })),
         "{:?}",
@@ -252,7 +260,7 @@ async fn a_directory_holds_one_queue_at_a_time_and_is_free_once_it_closes() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         drop(first);
     });
-    let reopened = DiskQueue::open_when_free(&config, &id()).await;
+    let reopened = DiskQueue::open_when_free(&config, &id(), Outcomes::new("kafka/test")).await;
     assert!(reopened.is_ok(), "{:?}", reopened.err());
     closing.await.unwrap();
 }

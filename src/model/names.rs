@@ -5,7 +5,7 @@ pub const RECEIVER_ACCEPTED: &str = "tributary_receiver_accepted_items_total";
 pub const RECEIVER_REFUSED: &str = "tributary_receiver_refused_items_total";
 pub const RECEIVER_REFUSED_REQUESTS: &str = "tributary_receiver_refused_requests_total";
 pub const PROCESSOR_RECEIVED: &str = "tributary_processor_received_items_total";
-/// Labelled by `outcome`: passed, dropped, dead_lettered, refused, undrained.
+/// Labelled by `outcome`: passed, dropped, dead_lettered, refused, undrained, failed.
 pub const PROCESSOR_ITEMS: &str = "tributary_processor_items_total";
 pub const BATCH_SIZE: &str = "tributary_processor_batch_send_size_items";
 pub const EXPORTER_RECEIVED: &str = "tributary_exporter_received_items_total";
@@ -13,6 +13,8 @@ pub const EXPORTER_SENT: &str = "tributary_exporter_sent_items_total";
 pub const EXPORTER_FAILED: &str = "tributary_exporter_failed_items_total";
 pub const EXPORTER_UNDRAINED: &str = "tributary_exporter_undrained_items_total";
 pub const EXPORTER_DEAD_LETTERED: &str = "tributary_exporter_dead_lettered_items_total";
+/// Labelled by `kind` and `component`: each panic or unexpected exit of a component's task.
+pub const COMPONENT_FAILURES: &str = "tributary_component_failures_total";
 pub const RESIDENT_BYTES: &str = "tributary_process_resident_memory_bytes";
 pub const KAFKA_DELIVERY_SECONDS: &str = "tributary_exporter_kafka_delivery_latency_seconds";
 /// Items in an exporter's disk queue not yet settled by the exporter.

@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::batch::{Batch, DeadLetter, DeadLetters, Payload};
 use super::fanout::Fanout;
 use super::StageContext;
@@ -91,7 +89,7 @@ fn with_receipts(mut batch: Batch, process: impl FnOnce(Batch) -> Option<Batch>)
 pub async fn run_stage(
     processor: SharedInline,
     context: StageContext,
-    mut input: mpsc::Receiver<Batch>,
+    mut input: super::stage_input::InputGuard,
     output: Fanout,
     dead_letter: Fanout,
 ) {
@@ -153,6 +151,8 @@ async fn send_before(
 
 #[cfg(test)]
 mod tests {
+    use tokio::sync::mpsc;
+
     use std::sync::Arc;
 
     use tokio_util::sync::CancellationToken;
@@ -212,7 +212,9 @@ mod tests {
         let task = tokio::spawn(run_stage(
             Arc::new(Alternate),
             context,
-            input_rx,
+            crate::pipeline::stage_input::SharedInput::new(input_rx)
+                .take()
+                .await,
             Fanout::new(vec![output_tx]),
             Fanout::new(vec![dead_tx]),
         ));
@@ -244,7 +246,9 @@ mod tests {
         let task = tokio::spawn(run_stage(
             Arc::new(Alternate),
             context,
-            input_rx,
+            crate::pipeline::stage_input::SharedInput::new(input_rx)
+                .take()
+                .await,
             Fanout::new(vec![output_tx]),
             Fanout::default(),
         ));

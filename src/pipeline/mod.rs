@@ -8,6 +8,7 @@ pub mod chunk;
 pub mod codec;
 pub mod dead_letter;
 pub mod encoded;
+pub mod exporter_input;
 pub mod fanout;
 pub mod ids;
 pub mod inline;
@@ -15,6 +16,7 @@ pub mod ledger;
 pub mod memory;
 pub mod processor_counters;
 pub mod receipt;
+pub mod stage_input;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};

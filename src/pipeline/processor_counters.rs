@@ -8,7 +8,7 @@ use crate::model::ComponentId;
 use crate::pipeline::ledger::{CountedOut, Exit};
 
 /// Every item a processor receives ends in exactly one of passed, dropped, dead-lettered or
-/// refused (or, at a shutdown deadline, undrained).
+/// refused (or, at a shutdown deadline, undrained; or failed, held by a stage that panicked).
 #[derive(Clone)]
 pub struct ProcessorCounters {
     pub received: Counter,
@@ -17,6 +17,7 @@ pub struct ProcessorCounters {
     pub dead_lettered: CountedOut,
     pub refused: Counter,
     pub undrained: CountedOut,
+    pub failed: CountedOut,
 }
 
 impl ProcessorCounters {
@@ -47,6 +48,10 @@ impl ProcessorCounters {
             undrained: CountedOut::new(
                 metrics::counter!(names::PROCESSOR_ITEMS, &labels("undrained")),
                 Exit::Undrained,
+            ),
+            failed: CountedOut::new(
+                metrics::counter!(names::PROCESSOR_ITEMS, &labels("failed")),
+                Exit::Failed,
             ),
         }
     }

@@ -11,14 +11,15 @@ use tokio::time::Instant;
 
 use super::plan::{self, ReloadPlan};
 use super::shutdown::Tasks;
+use super::supervised;
 use super::Config;
 use crate::config::Pipeline;
 use crate::exporters::ExporterConfig;
-use crate::model::ComponentId;
+use crate::model::{ComponentId, Kind};
 use crate::pipeline::batch::{Batch, DeadLetterRoute};
 use crate::pipeline::fanout::Fanout;
-use crate::pipeline::{inline, PipelineEntry, RouteMap, Routes, StageContext, StartError};
-use crate::processors::batch::BatchProcessor;
+use crate::pipeline::stage_input::SharedInput;
+use crate::pipeline::{PipelineEntry, RouteMap, Routes, StageContext, StartError};
 use crate::processors::ProcessorStage;
 use crate::receivers::ReceiverConfig;
 use crate::telemetry::Health;
@@ -86,11 +87,11 @@ impl Service {
                 service.exporters.insert(id.clone(), running);
             }
             for pipeline in &config.pipelines {
-                let running = service.start_pipeline(config, pipeline);
+                let running = service.start_pipeline(config, pipeline, health);
                 service.pipelines.insert(pipeline.name.clone(), running);
             }
             for (id, receiver) in &config.receivers {
-                let running = service.start_receiver(config, id, receiver).await?;
+                let running = service.start_receiver(config, id, receiver, health).await?;
                 service.receivers.insert(id.clone(), running);
             }
             Ok(())
@@ -162,7 +163,7 @@ impl Service {
         }
         for pipeline in &new.pipelines {
             if !self.pipelines.contains_key(&pipeline.name) {
-                let running = self.start_pipeline(new, pipeline);
+                let running = self.start_pipeline(new, pipeline, health);
                 self.pipelines.insert(pipeline.name.clone(), running);
             }
         }
@@ -177,7 +178,7 @@ impl Service {
         for (id, receiver) in &new.receivers {
             match self.receivers.get(id) {
                 Some(kept) => kept.routes.replace(self.routes_for(new, id)),
-                None => match self.start_receiver(new, id, receiver).await {
+                None => match self.start_receiver(new, id, receiver, health).await {
                     Ok(running) => {
                         self.receivers.insert(id.clone(), running);
                     }
@@ -189,17 +190,28 @@ impl Service {
         // What the old pipelines accepted drains through them into the exporters they fed.
         for old in retired_pipelines {
             drop(old.entry);
+            let names = old.tasks.names();
             old.tasks.join(deadline).await;
+            // A rebuilt pipeline's stages have the names of the old ones; a removed one's go.
+            if !new
+                .pipelines
+                .iter()
+                .any(|p| p.name == old.built_from.name())
+            {
+                for name in names {
+                    health.remove(Kind::Processor, &name);
+                }
+            }
         }
         for (id, mut old) in retired_exporters {
             old.input.take();
             old.tasks.join(deadline).await;
             if !new.exporters.contains_key(&id) {
-                health.remove(&id.to_string());
+                health.remove(Kind::Exporter, &id.to_string());
             }
         }
         for id in plan.receivers_removed() {
-            health.remove(&id.to_string());
+            health.remove(Kind::Receiver, &id.to_string());
         }
         Ok(())
     }
@@ -280,10 +292,12 @@ impl Service {
     ) -> Result<RunningExporter, StartError> {
         let capacity = plan::exporter_queue_capacity(config, id);
         let (input, output) = mpsc::channel(capacity);
+        let output = SharedInput::new(output);
         let mut tasks = Tasks::new("exporters");
         let task = exporter
-            .spawn(id, output, tasks.token.clone(), health.clone())
+            .spawn(id, output.clone(), tasks.token.clone(), health.clone())
             .await?;
+        let task = supervised::exporter(id, exporter, output, &tasks.token, health, task);
         tasks.push(id.to_string(), task);
         self.next_instance += 1;
         Ok(RunningExporter {
@@ -295,7 +309,12 @@ impl Service {
         })
     }
 
-    fn start_pipeline(&self, config: &Config, pipeline: &Pipeline) -> RunningPipeline {
+    fn start_pipeline(
+        &self,
+        config: &Config,
+        pipeline: &Pipeline,
+        health: &Health,
+    ) -> RunningPipeline {
         let sender = |id: &ComponentId| {
             self.exporters[id]
                 .input
@@ -318,25 +337,24 @@ impl Service {
         let mut next = fanout_to(&pipeline.exporters);
         for (id, stage) in stages[split..].iter().rev() {
             let (input, output) = mpsc::channel(crate::pipeline::STAGE_QUEUE_CAPACITY);
+            let output = SharedInput::new(output);
             let context = StageContext {
                 id: id.clone(),
                 pipeline: pipeline.name.clone(),
                 signal: pipeline.signal,
                 deadline_passed: tasks.token.clone(),
             };
-            let task = match stage {
-                ProcessorStage::Batch(batch) => {
-                    tokio::spawn(BatchProcessor::new(batch.clone(), context).run(output, next))
-                }
-                ProcessorStage::Inline(processor) => tokio::spawn(inline::run_stage(
-                    processor.clone(),
-                    context,
-                    output,
-                    next,
-                    dead_letter.clone(),
-                )),
-            };
-            tasks.push(format!("{}/{id}", pipeline.name), task);
+            let name = format!("{}/{id}", pipeline.name);
+            let task = supervised::stage(
+                name.clone(),
+                stage,
+                context,
+                output,
+                next,
+                dead_letter.clone(),
+                health,
+            );
+            tasks.push(name, task);
             next = Fanout::new(vec![input]);
         }
         let inline = stages[..split]
@@ -383,12 +401,14 @@ impl Service {
         config: &Config,
         id: &ComponentId,
         receiver: &ReceiverConfig,
+        health: &Health,
     ) -> Result<RunningReceiver, StartError> {
         let routes = Routes::new(self.routes_for(config, id));
         let mut tasks = Tasks::new("receivers");
         let task = receiver
             .start(id, routes.clone(), tasks.token.clone())
             .await?;
+        let task = supervised::receiver(id, receiver, routes.clone(), &tasks.token, health, task);
         tasks.push(id.to_string(), task);
         Ok(RunningReceiver {
             config: receiver.clone(),

@@ -4,6 +4,8 @@
 mod graph;
 mod plan;
 mod shutdown;
+pub mod supervise;
+mod supervised;
 
 pub use graph::{ReloadError, Service};
 

@@ -36,6 +36,10 @@ pub struct PipelineShape {
 }
 
 impl PipelineShape {
+    pub fn name(&self) -> &str {
+        &self.definition.name
+    }
+
     pub fn of(
         config: &Config,
         pipeline: &Pipeline,

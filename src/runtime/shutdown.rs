@@ -30,6 +30,10 @@ impl Tasks {
         self.tasks.push((id, task));
     }
 
+    pub fn names(&self) -> Vec<String> {
+        self.tasks.iter().map(|(name, _)| name.clone()).collect()
+    }
+
     /// Cancels the token at once (receivers stop taking new data), then joins.
     pub async fn stop(self, deadline: Instant) {
         self.token.cancel();
