@@ -2,6 +2,7 @@
 //! passed deadline as undrained, through the harness (`pipeline::exporter_input`). The
 //! counters are the process's (shared by every unit test); each test reads its own exporter's.
 
+use crate::config::ComponentConfig as _;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -6,6 +6,10 @@ use crate::pipeline::batch::{Batch, Payload};
 use crate::pipeline::exporter_input::Intake;
 use serde::Deserialize;
 
+use crate::config::{Component, ComponentId, ComponentType};
+use crate::exporters::queue::SendingQueueConfig;
+use crate::exporters::{ExporterType, OpenContext, Opening};
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DebugExporterConfig {
@@ -65,6 +69,35 @@ pub fn describe(batch: &mut Batch, verbosity: Verbosity) -> String {
             let json = data.to_otlp_json().unwrap_or_default();
             format!("{summary}\n{}", String::from_utf8_lossy(&json))
         }
+    }
+}
+
+impl ComponentType for DebugExporterConfig {
+    const TYPE: &'static str = "debug";
+
+    fn read<'de, D: serde::Deserializer<'de>>(config: D) -> Result<Self, D::Error> {
+        crate::config::or_default(config)
+    }
+}
+
+impl Component for DebugExporterConfig {}
+
+impl ExporterType for DebugExporterConfig {
+    fn sending_queue(&self) -> &SendingQueueConfig {
+        &self.sending_queue
+    }
+
+    fn takes_dead_letters(&self) -> bool {
+        true
+    }
+
+    fn open<'a>(&'a self, id: &'a ComponentId, context: OpenContext) -> Opening<'a> {
+        let (config, id) = (self.clone(), id.to_string());
+        Box::pin(async move {
+            let run: crate::exporters::Run =
+                Box::pin(async move { run(config, id, context.intake.await).await });
+            Ok(run)
+        })
     }
 }
 

@@ -1,18 +1,26 @@
-//! Exporters: the end of a pipeline. Each type is registered in the one `match` below.
+//! Exporters: the end of a pipeline. Each type describes itself once (`ExporterType`, beside
+//! its config) and is listed once in `registry!` below.
 
 pub mod debug;
 pub mod file;
 pub mod kafka;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+/// A build without the `parquet` feature still knows the type, to say how to get it.
+#[cfg(not(feature = "parquet"))]
+#[path = "parquet_unavailable.rs"]
+pub mod parquet;
 pub mod queue;
 pub mod template;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Claim, ComponentConfig, ComponentId, ConfigError, Kind};
+use crate::config::{Claim, Component, ComponentId, ConfigError};
 use crate::pipeline::batch::Signal;
 use crate::pipeline::exporter_input::{run_incarnation, Intake, Outcomes};
 use crate::pipeline::stage_input::SharedInput;
@@ -20,134 +28,101 @@ use crate::pipeline::StartError;
 use crate::telemetry::Health;
 
 /// An exporter opened and ready to run on its input.
-type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+pub type Run = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// What opening an exporter returns.
+pub type Opening<'a> = Pin<Box<dyn Future<Output = Result<Run, StartError>> + Send + 'a>>;
 
-/// `parquet` is listed in every build; one without the `parquet` feature says so when asked for it.
-pub const TYPES: &[&str] = &["kafka", "file", "debug", "parquet"];
+/// What an exporter type adds to its description: its queue, which routes may list it, and
+/// how it is opened.
+pub trait ExporterType: Component {
+    fn sending_queue(&self) -> &queue::SendingQueueConfig;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExporterConfig {
-    Kafka(kafka::KafkaExporterConfig),
-    File(file::FileExporterConfig),
-    Debug(debug::DebugExporterConfig),
-    #[cfg(feature = "parquet")]
-    Parquet(parquet::ParquetExporterConfig),
+    /// Whether a pipeline may list it under `exporters`...
+    fn takes_data(&self) -> bool {
+        true
+    }
+
+    /// ...and under `dead_letter`.
+    fn takes_dead_letters(&self) -> bool {
+        false
+    }
+
+    /// Whether it writes files or directories that a second instance beside it would share
+    /// (a reload then never runs an old and a new one at once). A disk queue always does.
+    fn owns_files(&self) -> bool {
+        false
+    }
+
+    /// Opens the exporter (files, producers); the future it returns runs it on the intake.
+    fn open<'a>(&'a self, id: &'a ComponentId, context: OpenContext) -> Opening<'a>;
 }
 
-impl ComponentConfig for ExporterConfig {
-    const KIND: Kind = Kind::Exporter;
-    const TYPES: &'static [&'static str] = TYPES;
+/// What an exporter is opened with.
+pub struct OpenContext {
+    /// Its input, counted in (unless a disk queue in front did) once awaited.
+    pub intake: Pin<Box<dyn Future<Output = Intake> + Send>>,
+    pub outcomes: Outcomes,
+    pub deadline_passed: CancellationToken,
+    /// Cancelled once no more batches come into the exporter's queue (see `DiskQueue`).
+    pub input_closed: CancellationToken,
+    pub health: Health,
+}
 
-    fn from_type<'de, D: serde::Deserializer<'de>>(
-        type_name: &str,
-        config: D,
-    ) -> Result<Self, D::Error> {
-        use serde::Deserialize;
-        match type_name {
-            "kafka" => kafka::KafkaExporterConfig::deserialize(config).map(Self::Kafka),
-            "file" => file::FileExporterConfig::deserialize(config).map(Self::File),
-            "debug" => crate::config::or_default(config).map(Self::Debug),
-            #[cfg(feature = "parquet")]
-            "parquet" => parquet::ParquetExporterConfig::deserialize(config).map(Self::Parquet),
-            #[cfg(not(feature = "parquet"))]
-            "parquet" => Err(serde::de::Error::custom(
-                "this build has no parquet support; build with --features parquet",
-            )),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown exporter type {other:?}"
-            ))),
-        }
+crate::registry! {
+    /// An exporter's config, by type.
+    pub enum ExporterConfig: Exporter as dyn ExporterType {
+        Kafka(kafka::KafkaExporterConfig),
+        File(file::FileExporterConfig),
+        Debug(debug::DebugExporterConfig),
+        Parquet(parquet::ParquetExporterConfig),
     }
+    extra {
+        fn signals(&self) -> &'static [Signal] {
+            self.description().signals()
+        }
 
-    fn signals(&self) -> &'static [Signal] {
-        match self {
-            ExporterConfig::Kafka(config) if config.encoding == kafka::Encoding::GdsJson => {
-                &[Signal::Metrics, Signal::Logs]
+        fn validate(&self) -> Vec<ConfigError> {
+            let mut errors = self.description().validate();
+            let queue = self.sending_queue();
+            errors.extend(queue.validate());
+            if queue.is_disk() && !self.takes_data() {
+                errors.push(ConfigError::new(
+                    "sending_queue.storage",
+                    "expected storage: memory for a dead-letter exporter (a disk queue holds OTLP data only), found disk",
+                ));
             }
-            ExporterConfig::Kafka(_) | ExporterConfig::File(_) | ExporterConfig::Debug(_) => {
-                &Signal::ALL
+            errors
+        }
+
+        fn claims(&self, id: &ComponentId) -> Vec<Claim> {
+            let mut claims = self.description().claims(id);
+            let queue = self.sending_queue();
+            if queue.is_disk() {
+                claims.extend(Claim::directory(
+                    "sending_queue.directory",
+                    &queue.directory_for(id),
+                ));
             }
-            // Metrics and logs in the standard messages' columns, spans in a table of their own.
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(_) => &Signal::ALL,
+            claims
         }
-    }
 
-    fn validate(&self) -> Vec<ConfigError> {
-        let mut errors = match self {
-            ExporterConfig::Kafka(config) => config.validate(),
-            ExporterConfig::File(config) => config.validate(),
-            ExporterConfig::Debug(_) => Vec::new(),
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(config) => config.validate(),
-        };
-        let queue = self.sending_queue();
-        errors.extend(queue.validate());
-        if queue.is_disk() && !self.takes_data() {
-            errors.push(ConfigError::new(
-                "sending_queue.storage",
-                "expected storage: memory for a dead-letter exporter (a disk queue holds OTLP data only), found disk",
-            ));
+        fn takes_data(&self) -> bool {
+            self.description().takes_data()
         }
-        errors
-    }
 
-    fn claims(&self, id: &ComponentId) -> Vec<Claim> {
-        let mut claims: Vec<Claim> = match self {
-            ExporterConfig::Kafka(config) => {
-                Claim::file("dead_letter_file", &config.dead_letter_file_for(id))
-                    .into_iter()
-                    .collect()
-            }
-            ExporterConfig::File(config) => Claim::file_template("path", &config.path)
-                .into_iter()
-                .collect(),
-            ExporterConfig::Debug(_) => Vec::new(),
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(config) => Claim::directory("directory", &config.directory)
-                .into_iter()
-                .collect(),
-        };
-        let queue = self.sending_queue();
-        if queue.is_disk() {
-            claims.extend(Claim::directory(
-                "sending_queue.directory",
-                &queue.directory_for(id),
-            ));
-        }
-        claims
-    }
-
-    fn takes_data(&self) -> bool {
-        match self {
-            ExporterConfig::Kafka(config) => !config.writes_dead_letters(),
-            ExporterConfig::File(_) | ExporterConfig::Debug(_) => true,
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(_) => true,
-        }
-    }
-
-    fn takes_dead_letters(&self) -> bool {
-        match self {
-            ExporterConfig::Kafka(config) => config.writes_dead_letters(),
-            ExporterConfig::File(config) => config.format == file::FileFormat::Json,
-            ExporterConfig::Debug(_) => true,
-            // Its tables hold data, not DLQ messages.
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(_) => false,
+        fn takes_dead_letters(&self) -> bool {
+            self.description().takes_dead_letters()
         }
     }
 }
 
 impl ExporterConfig {
     pub fn sending_queue(&self) -> &queue::SendingQueueConfig {
-        match self {
-            ExporterConfig::Kafka(config) => &config.sending_queue,
-            ExporterConfig::File(config) => &config.sending_queue,
-            ExporterConfig::Debug(config) => &config.sending_queue,
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(config) => &config.sending_queue,
-        }
+        self.description().sending_queue()
+    }
+
+    pub fn owns_files(&self) -> bool {
+        self.sending_queue().is_disk() || self.description().owns_files()
     }
 
     /// One incarnation of the exporter, shared by every pipeline that lists it. The task ends
@@ -226,44 +201,24 @@ impl ExporterConfig {
         counts_in: bool,
         outcomes: Outcomes,
         deadline_passed: CancellationToken,
-        // Cancelled once no more batches come into the exporter's queue (see `DiskQueue`).
-        #[cfg_attr(not(feature = "parquet"), allow(unused_variables))]
         input_closed: CancellationToken,
         health: Health,
     ) -> Result<Run, StartError> {
         let intake = {
             let outcomes = outcomes.clone();
             let deadline_passed = deadline_passed.clone();
-            async move { Intake::take(&input, outcomes, deadline_passed, counts_in).await }
+            Box::pin(
+                async move { Intake::take(&input, outcomes, deadline_passed, counts_in).await },
+            )
         };
-        match self {
-            ExporterConfig::Kafka(config) => {
-                let exporter =
-                    kafka::KafkaExporter::start(config, id, health, deadline_passed, outcomes)
-                        .map_err(|e| StartError::new(id, e))?;
-                Ok(Box::pin(async move { exporter.run(intake.await).await }))
-            }
-            ExporterConfig::File(config) => {
-                let exporter = file::FileExporter::open(config, id)
-                    .await
-                    .map_err(|e| StartError::new(id, e))?;
-                Ok(Box::pin(async move { exporter.run(intake.await).await }))
-            }
-            ExporterConfig::Debug(config) => {
-                let (config, id) = (config.clone(), id.to_string());
-                Ok(Box::pin(async move {
-                    debug::run(config, id, intake.await).await
-                }))
-            }
-            #[cfg(feature = "parquet")]
-            ExporterConfig::Parquet(config) => {
-                let exporter = parquet::ParquetExporter::open(config, id)
-                    .map_err(|e| StartError::new(id, e))?;
-                Ok(Box::pin(async move {
-                    exporter.run(intake.await, input_closed).await
-                }))
-            }
-        }
+        let context = OpenContext {
+            intake,
+            outcomes,
+            deadline_passed,
+            input_closed,
+            health,
+        };
+        self.description().open(id, context).await
     }
 }
 

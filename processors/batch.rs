@@ -10,11 +10,13 @@ use tokio::time::{sleep_until, Instant};
 
 use super::ProcessorCounters;
 use crate::config::ConfigError;
+use crate::config::{Component, ComponentId, ComponentType};
 use crate::pipeline::batch::Batch;
 use crate::pipeline::chunk::{chunk, group_by_resource};
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::stage_input::InputGuard;
 use crate::pipeline::StageContext;
+use crate::processors::{ProcessorStage, ProcessorType};
 use crate::telemetry::names;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -298,6 +300,30 @@ impl Drop for BatchProcessor {
             self.counters.failed.increment(items as u64);
             tracing::error!(processor = %self.context.id, pipeline = %self.context.pipeline, items, "the batch processor stopped holding items; they count as failed");
         }
+    }
+}
+
+impl ComponentType for BatchConfig {
+    const TYPE: &'static str = "batch";
+
+    fn read<'de, D: serde::Deserializer<'de>>(config: D) -> Result<Self, D::Error> {
+        crate::config::or_default(config)
+    }
+}
+
+impl Component for BatchConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        BatchConfig::validate(self)
+    }
+}
+
+impl ProcessorType for BatchConfig {
+    fn queues(&self) -> bool {
+        true
+    }
+
+    fn build(&self, _id: &ComponentId, _pipeline: &str) -> ProcessorStage {
+        ProcessorStage::Batch(self.clone())
     }
 }
 

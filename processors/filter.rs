@@ -8,8 +8,10 @@ use serde::Deserialize;
 use super::items::{self, as_text, find, Item, ItemRef};
 use super::ProcessorCounters;
 use crate::config::ConfigError;
+use crate::config::{Component, ComponentId, ComponentType};
 use crate::pipeline::batch::{Batch, Signal};
 use crate::pipeline::inline::{InlineProcessor, Outcome};
+use crate::processors::{ProcessorStage, ProcessorType};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +204,31 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     pattern[p..].iter().all(|c| *c == '*')
+}
+
+impl ComponentType for FilterConfig {
+    const TYPE: &'static str = "filter";
+
+    fn read<'de, D: serde::Deserializer<'de>>(config: D) -> Result<Self, D::Error> {
+        crate::config::or_default(config)
+    }
+}
+
+impl Component for FilterConfig {
+    fn signals(&self) -> &'static [Signal] {
+        FilterConfig::signals(self)
+    }
+
+    fn validate(&self) -> Vec<ConfigError> {
+        FilterConfig::validate(self)
+    }
+}
+
+impl ProcessorType for FilterConfig {
+    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
+        let counters = ProcessorCounters::new(id, pipeline);
+        ProcessorStage::Inline(std::sync::Arc::new(FilterProcessor::new(self, counters)))
+    }
 }
 
 #[cfg(test)]

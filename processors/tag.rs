@@ -10,8 +10,10 @@ use sha2::{Digest, Sha256};
 use super::items::{self, as_text, string_value};
 use super::ProcessorCounters;
 use crate::config::ConfigError;
+use crate::config::{Component, ComponentId, ComponentType};
 use crate::pipeline::batch::Batch;
 use crate::pipeline::inline::{InlineProcessor, Outcome};
+use crate::processors::{ProcessorStage, ProcessorType};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,6 +256,27 @@ fn apply(steps: &[Step], attributes: &mut Vec<KeyValue>) {
             }
             _ => {}
         }
+    }
+}
+
+impl ComponentType for TagConfig {
+    const TYPE: &'static str = "tag";
+
+    fn read<'de, D: serde::Deserializer<'de>>(config: D) -> Result<Self, D::Error> {
+        crate::config::or_default(config)
+    }
+}
+
+impl Component for TagConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        TagConfig::validate(self)
+    }
+}
+
+impl ProcessorType for TagConfig {
+    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
+        let counters = ProcessorCounters::new(id, pipeline);
+        ProcessorStage::Inline(std::sync::Arc::new(TagProcessor::new(self, counters)))
     }
 }
 

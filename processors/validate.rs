@@ -11,8 +11,10 @@ use serde::Deserialize;
 use super::items::{self, as_text, find, Item, ItemRef, Point};
 use super::ProcessorCounters;
 use crate::config::ConfigError;
+use crate::config::{Component, ComponentId, ComponentType};
 use crate::pipeline::batch::{Batch, DeadLetter, Signal};
 use crate::pipeline::inline::{InlineProcessor, Outcome};
+use crate::processors::{ProcessorStage, ProcessorType};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -559,6 +561,41 @@ impl InlineProcessor for ValidateProcessor {
         }
         self.counters.passed.increment((received - refused) as u64);
         Some(batch)
+    }
+}
+
+impl ComponentType for ValidateConfig {
+    const TYPE: &'static str = "validate";
+
+    fn read<'de, D: serde::Deserializer<'de>>(config: D) -> Result<Self, D::Error> {
+        crate::config::or_default(config)
+    }
+}
+
+impl Component for ValidateConfig {
+    fn signals(&self) -> &'static [Signal] {
+        ValidateConfig::signals(self)
+    }
+
+    fn validate(&self) -> Vec<ConfigError> {
+        ValidateConfig::validate(self)
+    }
+}
+
+impl ProcessorType for ValidateConfig {
+    fn needs_dead_letter(&self) -> bool {
+        self.on_invalid == OnInvalid::DeadLetter
+    }
+
+    fn must_run_before_queues(&self) -> bool {
+        self.on_invalid == OnInvalid::RejectRequest
+    }
+
+    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
+        let counters = ProcessorCounters::new(id, pipeline);
+        let processor =
+            ValidateProcessor::new(self, id.to_string(), pipeline.to_string(), counters);
+        ProcessorStage::Inline(std::sync::Arc::new(processor))
     }
 }
 

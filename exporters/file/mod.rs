@@ -2,6 +2,7 @@
 //! length-prefixed protobuf, optionally gzip- or zstd-compressed, to a path that may depend on
 //! resource attributes, rotating by size and age.
 
+mod factory;
 mod writer;
 
 use std::collections::HashMap;

@@ -5,6 +5,7 @@ mod context;
 mod delivery;
 mod encode;
 mod exporter;
+mod factory;
 mod fallback;
 mod first_send;
 pub(crate) mod gds;

@@ -12,6 +12,7 @@
 //! `sending_queue` this makes the pair durable: the queue keeps each batch until its file is
 //! complete, and hands it over again after a crash.
 
+mod factory;
 #[cfg(test)]
 mod reading;
 mod table;

@@ -5,6 +5,7 @@
 mod consumer;
 mod decode;
 mod dedupe;
+mod factory;
 mod offsets;
 
 use std::collections::BTreeMap;

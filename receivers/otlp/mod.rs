@@ -3,6 +3,7 @@
 mod auth;
 mod body;
 mod decode;
+mod factory;
 mod grpc;
 mod http;
 mod origin;

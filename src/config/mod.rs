@@ -4,6 +4,7 @@ pub mod claims;
 mod env;
 mod load;
 mod pipelines;
+mod registry;
 mod service;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use serde::Deserialize as _;
 
 pub use crate::model::{did_you_mean, ComponentId, ConfigError, ConfigErrors, IdError, Kind};
 pub use claims::Claim;
+pub use registry::{Component, ComponentType};
 pub use service::{LogFormat, LogsTelemetry, MetricsTelemetry, TelemetryConfig};
 
 use crate::model::Signal;

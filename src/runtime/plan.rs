@@ -100,7 +100,7 @@ impl ReloadPlan {
             .filter(|id| !plan.exporters_kept.contains(*id))
             .cloned()
             .collect();
-        let owns_files = |config: &ExporterConfig| owns_files(config).then_some(());
+        let owns_files = |config: &ExporterConfig| config.owns_files().then_some(());
         let started_owning = plan
             .exporters_started
             .iter()
@@ -210,19 +210,6 @@ impl fmt::Display for ReloadPlan {
             write!(f, "; restarting everything: {reason}")?;
         }
         Ok(())
-    }
-}
-
-/// Files, directories or a disk queue: a second instance beside the first would share them.
-fn owns_files(config: &ExporterConfig) -> bool {
-    if config.sending_queue().is_disk() {
-        return true;
-    }
-    match config {
-        ExporterConfig::File(_) => true,
-        #[cfg(feature = "parquet")]
-        ExporterConfig::Parquet(_) => true,
-        ExporterConfig::Kafka(_) | ExporterConfig::Debug(_) => false,
     }
 }
 
