@@ -159,13 +159,10 @@ async fn h2_connection(
 
 /// Once a pong is back, the server has read every frame sent before the ping.
 async fn round_trip(ping_pong: &mut h2::PingPong) {
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        ping_pong.ping(h2::Ping::opaque()),
-    )
-    .await
-    .expect("a pong within 30 s")
-    .expect("a pong");
+    tokio::time::timeout(Duration::from_secs(30), ping_pong.ping(h2::Ping::opaque()))
+        .await
+        .expect("a pong within 30 s")
+        .expect("a pong");
 }
 
 fn is_pending<F: Future + Unpin>(future: &mut F) -> bool {
@@ -198,7 +195,8 @@ fn thousands_of_stalled_streams_cost_what_they_sent_and_exports_still_succeed() 
             let (mut send, mut ping_pong, driver) = h2_connection(port).await;
             for _ in 0..STREAMS_PER_CONNECTION {
                 send = send.ready().await.expect("room for a stream");
-                let (response, mut stream) = send.send_request(export_request(port), false).unwrap();
+                let (response, mut stream) =
+                    send.send_request(export_request(port), false).unwrap();
                 let mut data = grpc_frame_header(DECLARED).to_vec();
                 data.extend_from_slice(&[0x0a; SENT]);
                 stream.send_data(Bytes::from(data), false).unwrap();
@@ -342,8 +340,7 @@ mod raw {
         Ok(Frame {
             kind: header[3],
             flags: header[4],
-            stream: u32::from_be_bytes([header[5], header[6], header[7], header[8]])
-                & 0x7fff_ffff,
+            stream: u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff,
             payload,
         })
     }
@@ -480,4 +477,83 @@ fn connections_beyond_max_connections_are_closed_and_a_freed_place_is_reused() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(reused, "a closed connection gives its place back");
+}
+
+#[test]
+fn a_stream_that_stops_sending_is_let_go_at_the_request_timeout() {
+    let output = output_file("grpc-request-timeout");
+    let agent = Agent::start(
+        "grpc-request-timeout",
+        &config(&output, ", request_timeout: 1s", ""),
+    );
+    let port = agent.otlp_grpc;
+    let (status, after) = runtime().block_on(async move {
+        let (send, _ping_pong, _driver) = h2_connection(port).await;
+        let mut send = send.ready().await.unwrap();
+        let (response, mut stream) = send.send_request(export_request(port), false).unwrap();
+        let mut data = grpc_frame_header(1000).to_vec();
+        data.extend_from_slice(&[0x0a; 10]);
+        stream.send_data(Bytes::from(data), false).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(20), response)
+            .await
+            .expect("an answer once the timeout passed")
+            .expect("a response");
+        let status = response.headers().get("grpc-status").cloned();
+        // The connection still takes calls.
+        let mut send = send.ready().await.unwrap();
+        let (response, mut stream) = send.send_request(export_request(port), false).unwrap();
+        let message = one_span_request("after a timeout");
+        let mut data = grpc_frame_header(message.len() as u32).to_vec();
+        data.extend_from_slice(&message);
+        stream.send_data(Bytes::from(data), true).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(20), response)
+            .await
+            .expect("an answer")
+            .expect("a response");
+        let mut body = response.into_body();
+        while let Some(chunk) = body.data().await {
+            chunk.unwrap();
+        }
+        let trailers = body.trailers().await.unwrap().unwrap_or_default();
+        (status, trailers.get("grpc-status").cloned())
+    });
+    assert_eq!(
+        status.as_ref().map(|v| v.to_str().unwrap()),
+        Some("1"),
+        "CANCELLED"
+    );
+    assert_eq!(after.as_ref().map(|v| v.to_str().unwrap()), Some("0"), "OK");
+    assert!(wait_for_line_containing(&output, "after a timeout"));
+}
+
+#[test]
+fn headers_over_max_header_list_size_are_refused() {
+    let output = output_file("grpc-header-list");
+    let agent = Agent::start(
+        "grpc-header-list",
+        &config(&output, ", max_header_list_size: 4KiB", ""),
+    );
+    let port = agent.otlp_grpc;
+    let answer = runtime().block_on(async move {
+        let (send, _ping_pong, _driver) = h2_connection(port).await;
+        let mut send = send.ready().await.unwrap();
+        let mut request = export_request(port);
+        request
+            .headers_mut()
+            .insert("x-padding", "p".repeat(16 * 1024).parse().unwrap());
+        let (response, _stream) = send.send_request(request, true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("an answer within 10 s")
+    });
+    match answer {
+        Ok(response) => assert_eq!(
+            response.status(),
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "{response:?}"
+        ),
+        Err(e) => assert!(e.is_reset() || e.is_go_away(), "{e}"),
+    }
+    let answer = export_with_grpcio(&agent, "small headers");
+    assert_eq!(answer["code"], "OK", "{answer}");
 }

@@ -109,7 +109,10 @@ impl GrpcConfig {
             errors.push(ConfigError::new(format!("{path}.{field}"), message));
         };
         if self.max_recv_msg_size.as_u64() == 0 {
-            push("max_recv_msg_size", "expected a size above zero, found 0".into());
+            push(
+                "max_recv_msg_size",
+                "expected a size above zero, found 0".into(),
+            );
         } else if self.max_recv_msg_size.as_u64() > u64::from(u32::MAX) {
             // The gRPC frame header holds the length in 32 bits.
             push(
@@ -121,7 +124,10 @@ impl GrpcConfig {
             );
         }
         if self.max_concurrent_streams == 0 {
-            push("max_concurrent_streams", "expected at least 1, found 0".into());
+            push(
+                "max_concurrent_streams",
+                "expected at least 1, found 0".into(),
+            );
         }
         if self.max_concurrent_requests_per_connection == Some(0) {
             push(
@@ -134,7 +140,10 @@ impl GrpcConfig {
             push("max_connections", "expected at least 1, found 0".into());
         }
         if self.request_timeout.is_zero() {
-            push("request_timeout", "expected a duration above zero, found 0s".into());
+            push(
+                "request_timeout",
+                "expected a duration above zero, found 0s".into(),
+            );
         } else if let Some(ack_wait) = ack_wait.filter(|wait| self.request_timeout <= *wait) {
             push(
                 "request_timeout",
@@ -263,7 +272,11 @@ mod tests {
         let errors = config.limit_errors("protocols.grpc", Some(Duration::from_secs(5)));
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "protocols.grpc.request_timeout");
-        assert!(errors[0].message.contains("ack_timeout (5s)"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("ack_timeout (5s)"),
+            "{}",
+            errors[0].message
+        );
         assert!(paths(&config, None).is_empty());
     }
 

@@ -156,9 +156,11 @@ where
                 this.rest = None;
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(frame)) => Poll::Ready(Some(frame.map(|frame| {
-                frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
-            }))),
+            Poll::Ready(Some(frame)) => {
+                Poll::Ready(Some(frame.map(|frame| {
+                    frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+                })))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -26,10 +26,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::AuthConfig;
 pub use decode::{decode, encode_response, Encoding};
-pub use grpc_config::{GrpcConfig, KeepaliveConfig, ServerParameters};
 /// For the micro-benchmarks: the check `decode` runs after decoding, alone.
 #[doc(hidden)]
 pub use grpc::RawCodec;
+pub use grpc_config::{GrpcConfig, KeepaliveConfig, ServerParameters};
 #[doc(hidden)]
 pub use wellformed::check as check_wellformed;
 
