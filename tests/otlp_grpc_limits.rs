@@ -165,9 +165,14 @@ async fn round_trip(ping_pong: &mut h2::PingPong) {
         .expect("a pong");
 }
 
-fn is_pending<F: Future + Unpin>(future: &mut F) -> bool {
+/// How many of the calls have no answer yet.
+fn count_pending(calls: &mut [(h2::client::ResponseFuture, h2::SendStream<Bytes>)]) -> usize {
     let mut context = Context::from_waker(Waker::noop());
-    Pin::new(future).poll(&mut context).is_pending()
+    let mut pending = 0;
+    for (response, _) in calls {
+        pending += usize::from(Pin::new(response).poll(&mut context).is_pending());
+    }
+    pending
 }
 
 #[test]
@@ -224,11 +229,7 @@ fn thousands_of_stalled_streams_cost_what_they_sent_and_exports_still_succeed() 
     );
     let still_held = {
         let _inside = runtime.enter();
-        let mut pending = 0;
-        for (response, _) in &mut held {
-            pending += usize::from(is_pending(response));
-        }
-        pending
+        count_pending(&mut held)
     };
     assert_eq!(
         still_held,
@@ -556,4 +557,46 @@ fn headers_over_max_header_list_size_are_refused() {
     }
     let answer = export_with_grpcio(&agent, "small headers");
     assert_eq!(answer["code"], "OK", "{answer}");
+}
+
+#[test]
+fn requests_beyond_the_per_connection_limit_are_refused_at_once() {
+    const LIMIT: usize = 2;
+    let output = output_file("grpc-request-limit");
+    let agent = Agent::start(
+        "grpc-request-limit",
+        &config(
+            &output,
+            &format!(", max_concurrent_requests_per_connection: {LIMIT}"),
+            "",
+        ),
+    );
+    let port = agent.otlp_grpc;
+    let status = runtime().block_on(async move {
+        let (mut send, mut ping_pong, _driver) = h2_connection(port).await;
+        let mut held = Vec::new();
+        for _ in 0..LIMIT {
+            send = send.ready().await.unwrap();
+            let (response, mut stream) = send.send_request(export_request(port), false).unwrap();
+            stream
+                .send_data(Bytes::copy_from_slice(&grpc_frame_header(1000)), false)
+                .unwrap();
+            held.push((response, stream));
+        }
+        round_trip(&mut ping_pong).await;
+        send = send.ready().await.unwrap();
+        let (response, _stream) = send.send_request(export_request(port), false).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("an answer while the others are held")
+            .expect("a response");
+        let still_held = count_pending(&mut held);
+        (response.headers().get("grpc-status").cloned(), still_held)
+    });
+    assert_eq!(
+        status.0.as_ref().map(|v| v.to_str().unwrap()),
+        Some("8"),
+        "RESOURCE_EXHAUSTED"
+    );
+    assert_eq!(status.1, LIMIT, "the first {LIMIT} are still being served");
 }
