@@ -361,7 +361,7 @@ fn bad_grpc_requests_get_their_status_and_the_agent_keeps_serving() {
 
     let oversized = traces(&"x".repeat(2 * 1024 * 1024)).encode_to_vec();
     let too_large = grpc_call(&agent, TRACE_EXPORT, &oversized, &[]);
-    assert_eq!(too_large["code"], "OUT_OF_RANGE", "{too_large}");
+    assert_eq!(too_large["code"], "RESOURCE_EXHAUSTED", "{too_large}");
 
     let unknown = grpc_call(
         &agent,

@@ -17,11 +17,14 @@ use tonic::{Code, Status};
 
 use super::auth::BearerAuth;
 use super::decode::{decode_received, encode_response, Encoding};
+use super::grpc_connections::CappedIncoming;
+use super::grpc_message::{read_first_message, MessageError};
 use super::status::{RpcCode, RpcStatus, RETRY_AFTER};
 use super::GrpcConfig;
 use crate::config::ComponentId;
 use crate::pipeline::admission::{Admission, Refusal};
 use crate::pipeline::batch::Signal;
+use crate::pipeline::memory;
 use crate::pipeline::StartError;
 
 struct Shared {
@@ -43,8 +46,28 @@ pub async fn start(
         auth,
         max_message_size: usize::try_from(config.max_recv_msg_size.as_u64()).unwrap_or(usize::MAX),
     });
-    #[allow(unused_mut)]
-    let mut builder = tonic::transport::Server::builder();
+    let server = &config.keepalive.server_parameters;
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        // A request beyond the per-connection limit is answered at once, not queued.
+        .load_shed(true)
+        .timeout(config.request_timeout)
+        .http2_max_header_list_size(
+            u32::try_from(config.max_header_list_size.as_u64()).unwrap_or(u32::MAX),
+        )
+        .http2_max_pending_accept_reset_streams(Some(config.max_pending_accept_reset_streams))
+        .http2_max_local_error_reset_streams(Some(config.max_local_error_reset_streams))
+        .http2_keepalive_interval(Some(server.time))
+        .http2_keepalive_timeout(Some(server.timeout));
+    if let Some(limit) = config.max_concurrent_requests_per_connection {
+        builder = builder.concurrency_limit_per_connection(limit as usize);
+    }
+    if let Some(age) = server.max_connection_age {
+        builder = builder.max_connection_age(age);
+    }
+    if let Some(grace) = server.max_connection_age_grace {
+        builder = builder.max_connection_age_grace(grace);
+    }
     #[cfg(feature = "tls")]
     if let Some(tls) = &config.tls {
         let identity = super::tls::identity(tls).map_err(|e| StartError::new(id, e))?;
@@ -58,8 +81,12 @@ pub async fn start(
         .add_service(OtlpService::<Logs>::new(shared));
     tracing::info!(receiver = %id, %address, tls = config.tls.is_some(), "OTLP/gRPC receiver listening");
     let id = id.clone();
+    let max_connections = config.max_connections;
     Ok(tokio::spawn(async move {
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let incoming = CappedIncoming::new(
+            tonic::transport::server::TcpIncoming::from(listener),
+            max_connections,
+        );
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await
@@ -123,7 +150,7 @@ impl<S, B> tower::Service<http::Request<B>> for OtlpService<S>
 where
     S: OtlpSignal,
     B: http_body::Body + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + std::fmt::Display + Send,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
@@ -152,7 +179,32 @@ where
                     return Ok(Status::unauthenticated(e.to_string()).into_http());
                 }
             }
+            // Before the message is read: that is where a request costs memory, wasted on a
+            // request that is refused anyway.
+            let admission = &shared.admission;
+            if let Some(refusal) = admission.refuses_now(S::SIGNAL) {
+                admission.refused_request(S::SIGNAL, refusal.reason());
+                return Ok(refused(refusal).into_http());
+            }
             let max = shared.max_message_size;
+            let (parts, body) = request.into_parts();
+            let body = match read_first_message(body, max, memory::over_limit).await {
+                Ok(body) => body,
+                Err(e) => {
+                    let (reason, status) = match e {
+                        MessageError::TooLarge { .. } => {
+                            ("too_large", Status::resource_exhausted(e.to_string()))
+                        }
+                        MessageError::MemoryLimit => {
+                            ("memory_limit", refused(Refusal::MemoryLimit))
+                        }
+                        MessageError::Read(_) => ("malformed", Status::cancelled(e.to_string())),
+                    };
+                    admission.refused_request(S::SIGNAL, reason);
+                    return Ok(status.into_http());
+                }
+            };
+            let request = http::Request::from_parts(parts, body);
             let mut grpc = Grpc::new(RawCodec)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .accept_compressed(CompressionEncoding::Zstd)

@@ -5,6 +5,9 @@ mod body;
 mod decode;
 mod factory;
 mod grpc;
+mod grpc_config;
+mod grpc_connections;
+mod grpc_message;
 mod http;
 mod origin;
 mod status;
@@ -29,6 +32,7 @@ pub use decode::{decode, encode_response, Encoding};
 /// For the micro-benchmarks: the check `decode` runs after decoding, alone.
 #[doc(hidden)]
 pub use grpc::RawCodec;
+pub use grpc_config::{GrpcConfig, KeepaliveConfig, ServerParameters};
 
 use crate::config::{enabled_with_defaults, host_port_problem, Claim, ComponentId, ConfigError};
 use crate::pipeline::admission::{AckMode, Admission};
@@ -96,27 +100,6 @@ impl Default for HttpConfig {
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
             cors: None,
-            tls: None,
-            auth: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GrpcConfig {
-    pub endpoint: String,
-    /// The largest message accepted, after decompression; gRPC's own default is 4 MiB.
-    pub max_recv_msg_size: ByteSize,
-    pub tls: Option<TlsConfig>,
-    pub auth: Option<AuthConfig>,
-}
-
-impl Default for GrpcConfig {
-    fn default() -> Self {
-        GrpcConfig {
-            endpoint: "127.0.0.1:4317".into(),
-            max_recv_msg_size: ByteSize::mib(20),
             tls: None,
             auth: None,
         }
@@ -216,12 +199,8 @@ impl OtlpReceiverConfig {
         if let Some(grpc) = &protocols.grpc {
             let path = "protocols.grpc";
             endpoint_errors(&grpc.endpoint, path, &mut errors);
-            if grpc.max_recv_msg_size.as_u64() == 0 {
-                errors.push(ConfigError::new(
-                    format!("{path}.max_recv_msg_size"),
-                    "expected a size above zero, found 0",
-                ));
-            }
+            let ack_wait = (self.ack != AckMode::OnAccept).then_some(self.ack_timeout);
+            errors.extend(grpc.limit_errors(path, ack_wait));
             security_errors(grpc.tls.as_ref(), grpc.auth.as_ref(), path, &mut errors);
         }
         errors
