@@ -57,7 +57,13 @@ async fn undrained_at_a_passed_deadline(id: &str, config: ExporterConfig) {
     let deadline = CancellationToken::new();
     deadline.cancel();
     let task = config
-        .spawn(&id, input.clone(), deadline, Health::default())
+        .spawn(
+            &id,
+            input.clone(),
+            deadline,
+            Health::default(),
+            crate::pipeline::ledger::Ledger::shared_default(),
+        )
         .await
         .unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)
@@ -119,7 +125,13 @@ async fn in_flight_at_the_deadline(id: &str, config: ExporterConfig) {
     let (sender, input) = filled_input().await;
     let deadline = CancellationToken::new();
     let task = config
-        .spawn(&id, input.clone(), deadline.clone(), Health::default())
+        .spawn(
+            &id,
+            input.clone(),
+            deadline.clone(),
+            Health::default(),
+            crate::pipeline::ledger::Ledger::shared_default(),
+        )
         .await
         .unwrap();
     for _ in 0..500 {

@@ -15,6 +15,7 @@ pub mod template;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Claim, Component, ComponentId, ConfigError};
 use crate::pipeline::batch::Signal;
 use crate::pipeline::exporter_input::{run_incarnation, Intake, Outcomes};
+use crate::pipeline::ledger::Ledger;
 use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::StartError;
 use crate::telemetry::Health;
@@ -135,8 +137,9 @@ impl ExporterConfig {
         input: SharedInput,
         deadline_passed: CancellationToken,
         health: Health,
+        ledger: Arc<Ledger>,
     ) -> Result<JoinHandle<()>, StartError> {
-        let outcomes = Outcomes::new(&id.to_string());
+        let outcomes = Outcomes::with_ledger(&id.to_string(), ledger);
         let queue = self.sending_queue();
         if !queue.is_disk() {
             // The exporter's input closes as upstream stops: it needs no other word.

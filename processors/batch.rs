@@ -125,7 +125,7 @@ impl BatchProcessor {
             .iter()
             .filter_map(|k| k.strip_prefix("resource:").map(str::to_string))
             .collect();
-        let counters = ProcessorCounters::new(&context.id, &context.pipeline);
+        let counters = ProcessorCounters::new(&context.id, &context.pipeline, &context.ledger);
         BatchProcessor {
             config,
             keys,
@@ -322,7 +322,12 @@ impl ProcessorType for BatchConfig {
         true
     }
 
-    fn build(&self, _id: &ComponentId, _pipeline: &str) -> ProcessorStage {
+    fn build(
+        &self,
+        _id: &ComponentId,
+        _pipeline: &str,
+        _ledger: &std::sync::Arc<crate::pipeline::ledger::Ledger>,
+    ) -> ProcessorStage {
         ProcessorStage::Batch(self.clone())
     }
 }

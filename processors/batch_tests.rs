@@ -56,6 +56,8 @@ fn start_with(config: BatchConfig, output_capacity: usize) -> Harness {
         pipeline: "traces".into(),
         signal: Signal::Traces,
         deadline_passed: deadline_passed.clone(),
+
+        ledger: crate::pipeline::ledger::Ledger::shared_default(),
     };
     let processor = BatchProcessor::new(config, context);
     let task = tokio::spawn(async move {
@@ -280,6 +282,8 @@ async fn what_a_panicked_batch_processor_held_counts_as_failed() {
         pipeline: "traces".into(),
         signal: Signal::Traces,
         deadline_passed: CancellationToken::new(),
+
+        ledger: crate::pipeline::ledger::Ledger::shared_default(),
     };
     let (input, input_rx) = mpsc::channel(4);
     let processor = BatchProcessor::new(config, context);

@@ -225,8 +225,13 @@ impl Component for FilterConfig {
 }
 
 impl ProcessorType for FilterConfig {
-    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
-        let counters = ProcessorCounters::new(id, pipeline);
+    fn build(
+        &self,
+        id: &ComponentId,
+        pipeline: &str,
+        ledger: &std::sync::Arc<crate::pipeline::ledger::Ledger>,
+    ) -> ProcessorStage {
+        let counters = ProcessorCounters::new(id, pipeline, ledger);
         ProcessorStage::Inline(std::sync::Arc::new(FilterProcessor::new(self, counters)))
     }
 }

@@ -10,7 +10,10 @@ pub mod validate;
 
 use crate::config::{Component, ComponentId, ConfigError};
 use crate::pipeline::batch::Signal;
+use std::sync::Arc;
+
 use crate::pipeline::inline::SharedInline;
+use crate::pipeline::ledger::Ledger;
 pub use crate::pipeline::processor_counters::ProcessorCounters;
 
 /// What a processor type adds to its description: its place in a pipeline, and how each
@@ -32,7 +35,7 @@ pub trait ProcessorType: Component {
     }
 
     /// Each pipeline gets its own instance, as in the OpenTelemetry Collector.
-    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage;
+    fn build(&self, id: &ComponentId, pipeline: &str, ledger: &Arc<Ledger>) -> ProcessorStage;
 }
 
 crate::registry! {
@@ -75,7 +78,7 @@ pub enum ProcessorStage {
 }
 
 impl ProcessorConfig {
-    pub fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
-        self.description().build(id, pipeline)
+    pub fn build(&self, id: &ComponentId, pipeline: &str, ledger: &Arc<Ledger>) -> ProcessorStage {
+        self.description().build(id, pipeline, ledger)
     }
 }

@@ -274,8 +274,13 @@ impl Component for TagConfig {
 }
 
 impl ProcessorType for TagConfig {
-    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
-        let counters = ProcessorCounters::new(id, pipeline);
+    fn build(
+        &self,
+        id: &ComponentId,
+        pipeline: &str,
+        ledger: &std::sync::Arc<crate::pipeline::ledger::Ledger>,
+    ) -> ProcessorStage {
+        let counters = ProcessorCounters::new(id, pipeline, ledger);
         ProcessorStage::Inline(std::sync::Arc::new(TagProcessor::new(self, counters)))
     }
 }

@@ -120,7 +120,11 @@ pub fn traces(resource: Option<Resource>, spans: Vec<Span>) -> Batch {
 }
 
 pub fn counters(name: &str) -> super::ProcessorCounters {
-    super::ProcessorCounters::new(&ComponentId::parse(name).unwrap(), "test")
+    super::ProcessorCounters::new(
+        &ComponentId::parse(name).unwrap(),
+        "test",
+        &crate::pipeline::ledger::Ledger::shared_default(),
+    )
 }
 
 pub fn resource_value(batch: &Batch, key: &str) -> Option<String> {

@@ -591,8 +591,13 @@ impl ProcessorType for ValidateConfig {
         self.on_invalid == OnInvalid::RejectRequest
     }
 
-    fn build(&self, id: &ComponentId, pipeline: &str) -> ProcessorStage {
-        let counters = ProcessorCounters::new(id, pipeline);
+    fn build(
+        &self,
+        id: &ComponentId,
+        pipeline: &str,
+        ledger: &std::sync::Arc<crate::pipeline::ledger::Ledger>,
+    ) -> ProcessorStage {
+        let counters = ProcessorCounters::new(id, pipeline, ledger);
         let processor =
             ValidateProcessor::new(self, id.to_string(), pipeline.to_string(), counters);
         ProcessorStage::Inline(std::sync::Arc::new(processor))

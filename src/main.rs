@@ -7,6 +7,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use tributary::config::{ComponentConfig, Kind};
 use tributary::exporters::ExporterConfig;
+use tributary::pipeline::ledger::Ledger;
 use tributary::pipeline::memory;
 use tributary::processors::ProcessorConfig;
 use tributary::receivers::ReceiverConfig;
@@ -133,11 +134,13 @@ async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> an
     telemetry::init_logging(&config.telemetry.logs)?;
     let prometheus = telemetry::install_metrics_recorder()?;
     let health = Health::default();
+    let ledger = Ledger::new();
     let telemetry_stop = CancellationToken::new();
     let telemetry_server = telemetry::serve(
         config.telemetry.metrics.address,
         prometheus,
         health.clone(),
+        ledger.clone(),
         telemetry_stop.clone(),
     )
     .await?;
@@ -147,7 +150,7 @@ async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> an
     }
     memory::watch(telemetry_stop.clone());
     memory::set_limit(config.memory_limit.map_or(0, |b| b.as_u64()));
-    let mut service = Service::start(&config, &health)
+    let mut service = Service::start(&config, &health, ledger.clone())
         .await
         .context("starting the pipelines")?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), pipelines = %config.summary(), "tributary is running");
@@ -179,7 +182,7 @@ async fn run(mut config: Config, path: PathBuf, pid_file: Option<PathBuf>) -> an
                 tracing::error!(error = %e, "the new config did not start; going back to the previous one");
                 service.shutdown(config.shutdown_timeout).await;
                 health.clear();
-                service = Service::start(&config, &health)
+                service = Service::start(&config, &health, ledger.clone())
                     .await
                     .context("restarting the previous pipelines")?;
             }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{LogFormat, LogsTelemetry};
 use crate::model::Kind;
+use crate::pipeline::ledger::Ledger;
 
 pub use crate::model::names;
 
@@ -154,6 +155,7 @@ pub enum TelemetryError {
 struct TelemetryState {
     prometheus: PrometheusHandle,
     health: Health,
+    ledger: Arc<Ledger>,
 }
 
 /// Binds now, so that a taken port fails start-up, and serves until `shutdown`.
@@ -161,6 +163,7 @@ pub async fn serve(
     address: SocketAddr,
     prometheus: PrometheusHandle,
     health: Health,
+    ledger: Arc<Ledger>,
     shutdown: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, TelemetryError> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -181,7 +184,11 @@ pub async fn serve(
         .route("/metrics", get(metrics_route))
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready_route))
-        .with_state(TelemetryState { prometheus, health });
+        .with_state(TelemetryState {
+            prometheus,
+            health,
+            ledger,
+        });
     tracing::info!(%address, "serving /metrics, /health and /ready");
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, router)
@@ -194,7 +201,7 @@ pub async fn serve(
 }
 
 async fn metrics_route(State(state): State<TelemetryState>) -> impl IntoResponse {
-    crate::pipeline::ledger::publish();
+    state.ledger.publish();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.prometheus.render(),

@@ -18,7 +18,6 @@ use super::{FsyncPolicy, QueueError, SendingQueueConfig};
 use crate::config::ComponentId;
 use crate::pipeline::batch::{Batch, DeadLetterRoute};
 use crate::pipeline::exporter_input::{Intake, Outcomes};
-use crate::pipeline::ledger;
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::telemetry::names;
 
@@ -170,7 +169,7 @@ impl DiskQueue {
             });
         }
         outcomes.received_again(recovered_items as usize);
-        ledger::on_disk(recovered_items as i64);
+        outcomes.ledger().on_disk(recovered_items as i64);
         if recovered_items > 0 {
             metrics::counter!(names::QUEUE_RECOVERED, "exporter" => exporter.clone())
                 .increment(recovered_items);
@@ -355,7 +354,7 @@ impl DiskQueue {
                 .or_insert_with(|| route.clone());
         }
         let items = batch.items() as u64;
-        ledger::on_disk(items as i64);
+        self.outcomes.ledger().on_disk(items as i64);
         let segment = self.segments.back_mut().expect("an active segment");
         segment.records.insert(seq, (items, segment.bytes));
         segment.bytes += len;
@@ -568,7 +567,7 @@ impl DiskQueue {
             .position(|s| s.records.contains_key(&seq))
         {
             if let Some((items, _)) = self.segments[index].records.remove(&seq) {
-                ledger::on_disk(-(items as i64));
+                self.outcomes.ledger().on_disk(-(items as i64));
             }
         }
         while self.segments.len() > 1 {
@@ -666,7 +665,9 @@ impl Drop for DiskQueue {
     /// What stays on disk is this queue's no more: the next one to open the directory (after a
     /// reload or a restart after a panic) recovers it and counts it again.
     fn drop(&mut self) {
-        ledger::on_disk(-(self.queued_items() as i64));
+        self.outcomes
+            .ledger()
+            .on_disk(-(self.queued_items() as i64));
     }
 }
 

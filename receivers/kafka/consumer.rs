@@ -25,7 +25,7 @@ use crate::exporters::kafka::QuietContext;
 use crate::pipeline::admission::{Admission, Refusal};
 use crate::pipeline::batch::{Batch, DeadLetter, DeadLetters, Payload, Signal};
 use crate::pipeline::dead_letter::{nanos_from_rfc3339, text_or_base64, KafkaCoordinates};
-use crate::pipeline::ledger::{self, Exit};
+use crate::pipeline::ledger::Exit;
 use crate::pipeline::receipt::{AckLevel, Receipt, Receipts};
 use crate::pipeline::Routes;
 use crate::telemetry::names;
@@ -312,8 +312,8 @@ impl KafkaReceiver {
             let now = Instant::now();
             if first_read && dedupe.seen(id, now) {
                 metrics::counter!(DUPLICATES, "receiver" => self.id.clone()).increment(1);
-                ledger::received(1);
-                ledger::exited(Exit::Dropped, 1);
+                self.routes.ledger().received(1);
+                self.routes.ledger().exited(Exit::Dropped, 1);
                 finish(&self.shared);
                 return true;
             }
@@ -413,7 +413,7 @@ impl KafkaReceiver {
             field,
             value,
         } = problem;
-        ledger::received(1);
+        self.routes.ledger().received(1);
         let routes = self.routes.load();
         let entries = match signal {
             Some(signal) => routes.get(signal).unwrap_or_default(),
@@ -424,7 +424,7 @@ impl KafkaReceiver {
         };
         let entry = entries.iter().find(|e| !e.dead_letter.is_empty());
         let Some(entry) = entry else {
-            ledger::exited(Exit::Failed, 1);
+            self.routes.ledger().exited(Exit::Failed, 1);
             tracing::error!(receiver = %self.id, topic = %record.topic, partition = record.partition, offset = record.offset, error, "a record cannot be used and no pipeline has a dead letter; it is skipped");
             return true;
         };
@@ -469,11 +469,11 @@ impl KafkaReceiver {
             self.id.clone().into(),
         );
         if entry.dead_letter.send(batch).await.is_ok() {
-            ledger::exited(Exit::DeadLettered, 1);
+            self.routes.ledger().exited(Exit::DeadLettered, 1);
             true
         } else {
             // Shutting down: not committed, so it is read again at the next start.
-            ledger::exited(Exit::Undrained, 1);
+            self.routes.ledger().exited(Exit::Undrained, 1);
             false
         }
     }

@@ -203,13 +203,14 @@ impl Admission {
         match self.route(batch) {
             Ok((admitted, pipelines)) => {
                 counters.accepted.increment(items);
-                super::ledger::received(items as usize * pipelines);
+                self.routes.ledger().received(items as usize * pipelines);
                 Ok(admitted)
             }
             Err(refusal) => {
                 counters.refused.increment(items);
-                super::ledger::received(items as usize);
-                super::ledger::exited(super::ledger::Exit::Refused, items as usize);
+                let ledger = self.routes.ledger();
+                ledger.received(items as usize);
+                ledger.exited(super::ledger::Exit::Refused, items as usize);
                 self.refused_request(signal, refusal.reason());
                 Err(refusal)
             }

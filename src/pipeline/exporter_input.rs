@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::batch::Batch;
-use super::ledger::{self, Exit};
+use super::ledger::{Exit, Ledger};
 use super::stage_input::{InputGuard, SharedInput};
 use crate::model::names;
 
@@ -27,6 +27,7 @@ pub struct Outcomes(Arc<Tally>);
 
 struct Tally {
     exporter: String,
+    ledger: Arc<Ledger>,
     state: Mutex<Held>,
 }
 
@@ -40,15 +41,25 @@ struct Held {
 }
 
 impl Outcomes {
+    /// Counted in the shared default ledger: for exporters built without a runtime.
     pub fn new(exporter: &str) -> Outcomes {
+        Outcomes::with_ledger(exporter, Ledger::shared_default())
+    }
+
+    pub fn with_ledger(exporter: &str, ledger: Arc<Ledger>) -> Outcomes {
         Outcomes(Arc::new(Tally {
             exporter: exporter.to_string(),
+            ledger,
             state: Mutex::new(Held::default()),
         }))
     }
 
     pub fn exporter(&self) -> &str {
         &self.0.exporter
+    }
+
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.0.ledger
     }
 
     pub fn sent(&self, items: usize, letters: bool) {
@@ -76,7 +87,7 @@ impl Outcomes {
     /// after a restart, or handed over again after the exporter failed them.
     pub fn received_again(&self, items: usize) {
         if self.count_in(items, false) {
-            ledger::received(items);
+            self.0.ledger.received(items);
         }
     }
 
@@ -112,7 +123,7 @@ impl Outcomes {
         }
         metrics::counter!(counter, "exporter" => self.0.exporter.clone()).increment(items as u64);
         if !letters {
-            ledger::exited(exit, items);
+            self.0.ledger.exited(exit, items);
         }
     }
 

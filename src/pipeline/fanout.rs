@@ -2,7 +2,10 @@
 
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
 use super::batch::Batch;
+use super::ledger::Ledger;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FanoutError {
@@ -15,11 +18,35 @@ pub enum FanoutError {
 #[derive(Debug, Clone, Default)]
 pub struct Fanout {
     consumers: Vec<mpsc::Sender<Batch>>,
+    /// Where the extra copies are counted in: the running agent's ledger (the shared default
+    /// for fan-outs built without a runtime).
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl Fanout {
     pub fn new(consumers: Vec<mpsc::Sender<Batch>>) -> Fanout {
-        Fanout { consumers }
+        Fanout {
+            consumers,
+            ledger: None,
+        }
+    }
+
+    pub fn with_ledger(consumers: Vec<mpsc::Sender<Batch>>, ledger: Arc<Ledger>) -> Fanout {
+        Fanout {
+            consumers,
+            ledger: Some(ledger),
+        }
+    }
+
+    /// Each extra copy is an item of its own in the ledger (dead letters were counted already).
+    fn count_copies(&self, batch: &Batch, extra: usize) {
+        if extra > 0 && !batch.is_dead_letters() {
+            let items = batch.items() * extra;
+            match &self.ledger {
+                Some(ledger) => ledger.received(items),
+                None => Ledger::shared_default().received(items),
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -40,7 +67,7 @@ impl Fanout {
         let Some((last, rest)) = self.consumers.split_last() else {
             return Ok(());
         };
-        count_copies(&batch, rest.len());
+        self.count_copies(&batch, rest.len());
         for consumer in rest {
             consumer
                 .send(batch.clone())
@@ -67,11 +94,15 @@ impl Fanout {
                 Err(mpsc::error::TrySendError::Closed(())) => return Err(FanoutError::Closed),
             }
         }
-        Ok(Reserved { permits })
+        Ok(Reserved {
+            permits,
+            fanout: self,
+        })
     }
 }
 
 pub struct Reserved<'a> {
+    fanout: &'a Fanout,
     permits: Vec<mpsc::Permit<'a, Batch>>,
 }
 
@@ -80,18 +111,11 @@ impl Reserved<'_> {
         let Some(last) = self.permits.pop() else {
             return;
         };
-        count_copies(&batch, self.permits.len());
+        self.fanout.count_copies(&batch, self.permits.len());
         for permit in self.permits {
             permit.send(batch.clone());
         }
         last.send(batch);
-    }
-}
-
-/// Each extra copy is an item of its own in the ledger (dead letters were counted already).
-fn count_copies(batch: &Batch, extra: usize) {
-    if extra > 0 && !batch.is_dead_letters() {
-        super::ledger::received(batch.items() * extra);
     }
 }
 

@@ -93,8 +93,11 @@ pub async fn run_stage(
     output: Fanout,
     dead_letter: Fanout,
 ) {
-    let counters =
-        super::processor_counters::ProcessorCounters::new(&context.id, &context.pipeline);
+    let counters = super::processor_counters::ProcessorCounters::new(
+        &context.id,
+        &context.pipeline,
+        &context.ledger,
+    );
     let deadline = context.deadline_passed.clone();
     loop {
         let batch = tokio::select! {
@@ -208,6 +211,8 @@ mod tests {
             pipeline: "traces".into(),
             signal: Signal::Traces,
             deadline_passed: CancellationToken::new(),
+
+            ledger: crate::pipeline::ledger::Ledger::shared_default(),
         };
         let task = tokio::spawn(run_stage(
             Arc::new(Alternate),
@@ -242,6 +247,8 @@ mod tests {
             pipeline: "traces".into(),
             signal: Signal::Traces,
             deadline_passed: deadline.clone(),
+
+            ledger: crate::pipeline::ledger::Ledger::shared_default(),
         };
         let task = tokio::spawn(run_stage(
             Arc::new(Alternate),

@@ -10,6 +10,7 @@
 //! again on their way through a dead-letter exporter: the item was counted out as dead-lettered.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use metrics::Counter;
 
@@ -24,7 +25,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    const ALL: [Exit; 6] = [
+    pub const ALL: [Exit; 6] = [
         Exit::Delivered,
         Exit::DeadLettered,
         Exit::Refused,
@@ -45,36 +46,79 @@ impl Exit {
     }
 }
 
-static RECEIVED: AtomicU64 = AtomicU64::new(0);
-static EXITED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
-static ON_DISK: AtomicI64 = AtomicI64::new(0);
-
-/// Items in: accepted by a receiver, refused by one, copied by a fan-out, or recovered from disk.
-pub fn received(items: usize) {
-    RECEIVED.fetch_add(items as u64, Ordering::Relaxed);
+/// One running agent's counts. The runtime makes one when the agent starts and hands it to
+/// every component it builds, across reloads; components built outside a runtime (in tests
+/// and benchmarks) share `Ledger::shared_default`.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    received: AtomicU64,
+    exited: [AtomicU64; 6],
+    on_disk: AtomicI64,
 }
 
-pub fn exited(exit: Exit, items: usize) {
-    EXITED[exit as usize].fetch_add(items as u64, Ordering::Relaxed);
+/// The counts at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    pub received: u64,
+    pub exited: [u64; 6],
+    pub on_disk: i64,
 }
 
-/// A disk queue's change in the items it holds.
-pub fn on_disk(change: i64) {
-    ON_DISK.fetch_add(change, Ordering::Relaxed);
-}
-
-/// Sets the gauges from the counts; called before each `/metrics` answer.
-pub fn publish() {
-    let received = RECEIVED.load(Ordering::Relaxed);
-    metrics::gauge!(NAME, "outcome" => "received").set(received as f64);
-    let mut out = 0;
-    for exit in Exit::ALL {
-        let items = EXITED[exit as usize].load(Ordering::Relaxed);
-        out += items;
-        metrics::gauge!(NAME, "outcome" => exit.as_str()).set(items as f64);
+impl Snapshot {
+    pub fn exited(&self, exit: Exit) -> u64 {
+        self.exited[exit as usize]
     }
-    metrics::gauge!(QUEUED).set(received as f64 - out as f64);
-    metrics::gauge!(QUEUED_ON_DISK).set(ON_DISK.load(Ordering::Relaxed) as f64);
+
+    /// `received` minus every outcome: in memory or on disk now.
+    pub fn queued(&self) -> i64 {
+        self.received as i64 - self.exited.iter().sum::<u64>() as i64
+    }
+}
+
+impl Ledger {
+    pub fn new() -> Arc<Ledger> {
+        Arc::new(Ledger::default())
+    }
+
+    /// For components built without a runtime.
+    pub fn shared_default() -> Arc<Ledger> {
+        static DEFAULT: OnceLock<Arc<Ledger>> = OnceLock::new();
+        DEFAULT.get_or_init(Ledger::new).clone()
+    }
+
+    /// Items in: accepted by a receiver, refused by one, copied by a fan-out, or recovered from
+    /// disk.
+    pub fn received(&self, items: usize) {
+        self.received.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    pub fn exited(&self, exit: Exit, items: usize) {
+        self.exited[exit as usize].fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// A disk queue's change in the items it holds.
+    pub fn on_disk(&self, change: i64) {
+        self.on_disk.fetch_add(change, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            received: self.received.load(Ordering::Relaxed),
+            exited: std::array::from_fn(|index| self.exited[index].load(Ordering::Relaxed)),
+            on_disk: self.on_disk.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets the gauges from the counts; called before each `/metrics` answer.
+    pub fn publish(&self) {
+        let now = self.snapshot();
+        metrics::gauge!(NAME, "outcome" => "received").set(now.received as f64);
+        for exit in Exit::ALL {
+            metrics::gauge!(NAME, "outcome" => exit.as_str()).set(now.exited(exit) as f64);
+        }
+        metrics::gauge!(QUEUED).set(now.queued() as f64);
+        metrics::gauge!(QUEUED_ON_DISK).set(now.on_disk as f64);
+    }
 }
 
 pub const NAME: &str = "tributary_accounting_items";
@@ -87,15 +131,20 @@ pub const QUEUED_ON_DISK: &str = "tributary_accounting_queued_on_disk_items";
 pub struct CountedOut {
     counter: Counter,
     exit: Exit,
+    ledger: Arc<Ledger>,
 }
 
 impl CountedOut {
-    pub fn new(counter: Counter, exit: Exit) -> CountedOut {
-        CountedOut { counter, exit }
+    pub fn new(counter: Counter, exit: Exit, ledger: Arc<Ledger>) -> CountedOut {
+        CountedOut {
+            counter,
+            exit,
+            ledger,
+        }
     }
 
     pub fn increment(&self, items: u64) {
         self.counter.increment(items);
-        exited(self.exit, items as usize);
+        self.ledger.exited(self.exit, items as usize);
     }
 }

@@ -63,16 +63,29 @@ impl RouteMap {
 /// A receiver's routes, which a reload may replace while the receiver keeps running: each
 /// request routes by the map it loaded, so it reaches the old pipelines or the new ones whole,
 /// and the old pipelines drain once the last request that loaded them is done.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Routes {
     current: Arc<RwLock<Arc<RouteMap>>>,
+    /// The running agent's: what the receiver admits or refuses is counted in it.
+    ledger: Arc<ledger::Ledger>,
+}
+
+impl Default for Routes {
+    fn default() -> Routes {
+        Routes::new(RouteMap::default(), ledger::Ledger::shared_default())
+    }
 }
 
 impl Routes {
-    pub fn new(map: RouteMap) -> Routes {
+    pub fn new(map: RouteMap, ledger: Arc<ledger::Ledger>) -> Routes {
         Routes {
             current: Arc::new(RwLock::new(Arc::new(map))),
+            ledger,
         }
+    }
+
+    pub fn ledger(&self) -> &Arc<ledger::Ledger> {
+        &self.ledger
     }
 
     pub fn load(&self) -> Arc<RouteMap> {
@@ -104,6 +117,7 @@ pub struct StageContext {
     /// Cancelled only when the shutdown deadline has passed: the task then gives up, counting
     /// what it could not pass on.
     pub deadline_passed: CancellationToken,
+    pub ledger: Arc<ledger::Ledger>,
 }
 
 #[derive(Debug, thiserror::Error)]

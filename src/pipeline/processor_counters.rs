@@ -5,7 +5,9 @@ use metrics::Counter;
 
 use crate::model::names;
 use crate::model::ComponentId;
-use crate::pipeline::ledger::{CountedOut, Exit};
+use std::sync::Arc;
+
+use crate::pipeline::ledger::{CountedOut, Exit, Ledger};
 
 /// Every item a processor receives ends in exactly one of passed, dropped, dead-lettered or
 /// refused (or, at a shutdown deadline, undrained; or failed, held by a stage that panicked).
@@ -21,7 +23,7 @@ pub struct ProcessorCounters {
 }
 
 impl ProcessorCounters {
-    pub fn new(id: &ComponentId, pipeline: &str) -> ProcessorCounters {
+    pub fn new(id: &ComponentId, pipeline: &str, ledger: &Arc<Ledger>) -> ProcessorCounters {
         let labels = |outcome: &'static str| {
             [
                 ("processor", id.to_string()),
@@ -39,19 +41,23 @@ impl ProcessorCounters {
             dropped: CountedOut::new(
                 metrics::counter!(names::PROCESSOR_ITEMS, &labels("dropped")),
                 Exit::Dropped,
+                ledger.clone(),
             ),
             dead_lettered: CountedOut::new(
                 metrics::counter!(names::PROCESSOR_ITEMS, &labels("dead_lettered")),
                 Exit::DeadLettered,
+                ledger.clone(),
             ),
             refused: metrics::counter!(names::PROCESSOR_ITEMS, &labels("refused")),
             undrained: CountedOut::new(
                 metrics::counter!(names::PROCESSOR_ITEMS, &labels("undrained")),
                 Exit::Undrained,
+                ledger.clone(),
             ),
             failed: CountedOut::new(
                 metrics::counter!(names::PROCESSOR_ITEMS, &labels("failed")),
                 Exit::Failed,
+                ledger.clone(),
             ),
         }
     }

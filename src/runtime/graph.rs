@@ -18,6 +18,7 @@ use crate::exporters::ExporterConfig;
 use crate::model::{ComponentId, Kind};
 use crate::pipeline::batch::{Batch, DeadLetterRoute};
 use crate::pipeline::fanout::Fanout;
+use crate::pipeline::ledger::Ledger;
 use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::{PipelineEntry, RouteMap, Routes, StageContext, StartError};
 use crate::processors::ProcessorStage;
@@ -34,6 +35,8 @@ pub struct Service {
     /// Numbers exporter instances, so that a pipeline knows whether the exporters it feeds are
     /// the ones it was built with.
     next_instance: u64,
+    /// Every item in and out, across reloads: the graph's own, not the process's.
+    ledger: Arc<Ledger>,
 }
 
 struct RunningReceiver {
@@ -70,17 +73,23 @@ pub enum ReloadError {
 }
 
 impl Service {
-    fn empty() -> Service {
+    fn empty(ledger: Arc<Ledger>) -> Service {
         Service {
             receivers: BTreeMap::new(),
             pipelines: BTreeMap::new(),
             exporters: BTreeMap::new(),
             next_instance: 0,
+            ledger,
         }
     }
 
-    pub async fn start(config: &Config, health: &Health) -> Result<Service, StartError> {
-        let mut service = Service::empty();
+    /// Starts the graph, counting every item in `ledger` (which outlives reloads).
+    pub async fn start(
+        config: &Config,
+        health: &Health,
+        ledger: Arc<Ledger>,
+    ) -> Result<Service, StartError> {
+        let mut service = Service::empty(ledger);
         let built = async {
             for (id, exporter) in &config.exporters {
                 let running = service.start_exporter(config, id, exporter, health).await?;
@@ -119,10 +128,11 @@ impl Service {
         let plan = ReloadPlan::new(&self.shape(), new);
         tracing::info!(%plan, "reloading");
         if plan.full_restart().is_some() {
-            let old = std::mem::replace(self, Service::empty());
+            let old = std::mem::replace(self, Service::empty(self.ledger.clone()));
+            let ledger = old.ledger.clone();
             old.shutdown(timeout).await;
             health.clear();
-            *self = Service::start(new, health)
+            *self = Service::start(new, health, ledger)
                 .await
                 .map_err(ReloadError::PartlyApplied)?;
             return Ok(());
@@ -295,9 +305,23 @@ impl Service {
         let output = SharedInput::new(output);
         let mut tasks = Tasks::new("exporters");
         let task = exporter
-            .spawn(id, output.clone(), tasks.token.clone(), health.clone())
+            .spawn(
+                id,
+                output.clone(),
+                tasks.token.clone(),
+                health.clone(),
+                self.ledger.clone(),
+            )
             .await?;
-        let task = supervised::exporter(id, exporter, output, &tasks.token, health, task);
+        let task = supervised::exporter(
+            id,
+            exporter,
+            output,
+            &tasks.token,
+            health,
+            &self.ledger,
+            task,
+        );
         tasks.push(id.to_string(), task);
         self.next_instance += 1;
         Ok(RunningExporter {
@@ -321,13 +345,20 @@ impl Service {
                 .clone()
                 .expect("a running exporter keeps its input")
         };
-        let fanout_to = |ids: &[ComponentId]| Fanout::new(ids.iter().map(sender).collect());
+        let fanout_to = |ids: &[ComponentId]| {
+            Fanout::with_ledger(ids.iter().map(sender).collect(), self.ledger.clone())
+        };
         let mut tasks = Tasks::new("processors");
         let dead_letter = fanout_to(&pipeline.dead_letter);
         let stages: Vec<(ComponentId, ProcessorStage)> = pipeline
             .processors
             .iter()
-            .map(|id| (id.clone(), config.processors[id].build(id, &pipeline.name)))
+            .map(|id| {
+                (
+                    id.clone(),
+                    config.processors[id].build(id, &pipeline.name, &self.ledger),
+                )
+            })
             .collect();
         // Inline processors up to the first queueing one run in the receiving task.
         let split = stages
@@ -343,6 +374,7 @@ impl Service {
                 pipeline: pipeline.name.clone(),
                 signal: pipeline.signal,
                 deadline_passed: tasks.token.clone(),
+                ledger: self.ledger.clone(),
             };
             let name = format!("{}/{id}", pipeline.name);
             let task = supervised::stage(
@@ -355,7 +387,7 @@ impl Service {
                 health,
             );
             tasks.push(name, task);
-            next = Fanout::new(vec![input]);
+            next = Fanout::with_ledger(vec![input], self.ledger.clone());
         }
         let inline = stages[..split]
             .iter()
@@ -382,6 +414,14 @@ impl Service {
         }
     }
 
+    /// A receiver's routes, for tests that admit data as the receiver would.
+    #[cfg(test)]
+    fn routes_of(&self, receiver: &str) -> Routes {
+        self.receivers[&ComponentId::parse(receiver).unwrap()]
+            .routes
+            .clone()
+    }
+
     /// The entries of the running pipelines that take data from `receiver`.
     fn routes_for(&self, config: &Config, receiver: &ComponentId) -> RouteMap {
         let mut routes = RouteMap::default();
@@ -403,7 +443,7 @@ impl Service {
         receiver: &ReceiverConfig,
         health: &Health,
     ) -> Result<RunningReceiver, StartError> {
-        let routes = Routes::new(self.routes_for(config, id));
+        let routes = Routes::new(self.routes_for(config, id), self.ledger.clone());
         let mut tasks = Tasks::new("receivers");
         let task = receiver
             .start(id, routes.clone(), tasks.token.clone())
@@ -417,3 +457,7 @@ impl Service {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;

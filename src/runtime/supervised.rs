@@ -1,6 +1,8 @@
 //! How each kind of component is put under a supervisor where the graph spawns it: what
 //! starts it again, and when its task stopping is the end rather than a failure.
 
+use std::sync::Arc;
+
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -8,6 +10,7 @@ use super::supervise::{self, Backoff, Supervised};
 use crate::exporters::ExporterConfig;
 use crate::model::{ComponentId, Kind};
 use crate::pipeline::fanout::Fanout;
+use crate::pipeline::ledger::Ledger;
 use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::{inline, Routes, StageContext};
 use crate::processors::batch::BatchProcessor;
@@ -23,13 +26,15 @@ pub(super) fn exporter(
     input: SharedInput,
     deadline_passed: &CancellationToken,
     health: &Health,
+    ledger: &Arc<Ledger>,
     first: JoinHandle<()>,
 ) -> JoinHandle<()> {
-    let (id, config, token, restart_health) = (
+    let (id, config, token, restart_health, ledger) = (
         id.clone(),
         config.clone(),
         deadline_passed.clone(),
         health.clone(),
+        ledger.clone(),
     );
     let finished_input = input.clone();
     let finished_deadline = deadline_passed.clone();
@@ -44,14 +49,15 @@ pub(super) fn exporter(
                 finished_input.is_finished() || finished_deadline.is_cancelled()
             }),
             restart: Box::new(move || {
-                let (id, config, input, token, health) = (
+                let (id, config, input, token, health, ledger) = (
                     id.clone(),
                     config.clone(),
                     input.clone(),
                     token.clone(),
                     restart_health.clone(),
+                    ledger.clone(),
                 );
-                Box::pin(async move { config.spawn(&id, input, token, health).await })
+                Box::pin(async move { config.spawn(&id, input, token, health, ledger).await })
             }),
         },
         first,
