@@ -75,7 +75,8 @@ impl Activity {
             && self.mark.load(Ordering::Relaxed) & READING_HEAD == 0
             && !self.multiplexed.load(Ordering::Relaxed)
         {
-            self.mark.store(self.now() | READING_HEAD, Ordering::Relaxed);
+            self.mark
+                .store(self.now() | READING_HEAD, Ordering::Relaxed);
         }
     }
 

@@ -189,8 +189,7 @@ async fn serve_http<I>(
     tokio::pin!(connection);
     // A phase can change without waking this task (a request ends, a head begins): look again
     // at least this often, so that no deadline is missed by more than it.
-    let recheck =
-        (limits.deadlines.read_header_timeout).min(limits.deadlines.idle_timeout) / 2;
+    let recheck = (limits.deadlines.read_header_timeout).min(limits.deadlines.idle_timeout) / 2;
     let mut graceful = false;
     // Once an idle connection was asked to close: how long it may take.
     let mut hard_stop: Option<Instant> = None;

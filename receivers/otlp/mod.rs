@@ -2,9 +2,9 @@
 
 mod auth;
 mod body;
+mod connection;
 mod decode;
 mod grpc;
-mod connection;
 mod http;
 mod http_server;
 mod origin;
@@ -306,7 +306,7 @@ fn limit_errors(http: &HttpConfig, path: &str, errors: &mut Vec<ConfigError>) {
     if size < MIN_HEADER_LIST_SIZE || size.as_u64() > u64::from(u32::MAX) {
         errors.push(ConfigError::new(
             format!("{path}.max_header_list_size"),
-            format!("expected a size from {MIN_HEADER_LIST_SIZE} to 4GiB, found {size}"),
+            format!("expected a size from 8KiB to 4GiB, found {size}"),
         ));
     }
 }
