@@ -272,3 +272,133 @@ fn with_few_file_descriptors_slow_connections_cannot_silence_the_agent() {
     assert_eq!(wait_until_closed(&mut peers, 0), 0);
     assert_eq!(post_until_answered(&agent).status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_requests_are_served_and_an_idle_http2_connection_is_closed() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let agent = Agent::start(
+        "limits-http2",
+        &config(", read_header_timeout: 1s, idle_timeout: 3s, max_concurrent_streams: 2"),
+    );
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", agent.otlp_http))
+        .await
+        .unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("an HTTP/2 (prior knowledge) handshake");
+    let connection = tokio::spawn(connection);
+    let body = bytes::Bytes::from(numbered_spans("h2-", 0, 2, 0));
+    let request = || {
+        hyper::Request::post(format!("http://127.0.0.1:{}/v1/traces", agent.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .body(Full::new(body.clone()))
+            .unwrap()
+    };
+    // More at once than max_concurrent_streams: the client queues them, all are served.
+    let responses = join_all(
+        (0..6)
+            .map(|_| {
+                let mut sender = sender.clone();
+                let request = request();
+                tokio::spawn(async move { sender.send_request(request).await })
+            })
+            .collect(),
+    )
+    .await;
+    for response in responses {
+        let response = response.expect("an HTTP/2 response");
+        assert_eq!(response.status(), 200);
+        response.into_body().collect().await.unwrap();
+    }
+    // Longer than read_header_timeout: between requests HTTP/2 waits for idle_timeout.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let response = sender.clone().send_request(request()).await;
+    assert_eq!(response.expect("a second response").status(), 200);
+    let ended = tokio::time::timeout(BOUND, connection).await;
+    assert!(
+        ended.is_ok(),
+        "the idle HTTP/2 connection is still open after {BOUND:?}"
+    );
+}
+
+async fn join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_handshakes_that_never_finish_are_cut_off_and_do_not_hold_up_others() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("limits-tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes the test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let limits = format!(
+        ", read_header_timeout: 1s, max_connections: 20, tls: {{ cert_file: \"{}\", key_file: \"{}\" }}",
+        cert.display(),
+        key.display()
+    );
+    let agent = Agent::start("limits-tls", &config(&limits));
+    // Silent ones, and ones that start a ClientHello and stop.
+    let mut peers: Vec<Peer> = (0..20)
+        .map(|index| {
+            let mut stream = connect(&agent);
+            if index % 2 == 0 {
+                stream
+                    .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+                    .unwrap();
+            }
+            Peer::new(stream)
+        })
+        .collect();
+    assert_eq!(wait_until_closed(&mut peers, 0), 0);
+    // A real handshake gets through once they are gone.
+    let started = Instant::now();
+    let answered = loop {
+        let curl = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&cert)
+            .args([
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/x-protobuf",
+                "--data-binary",
+                "",
+            ])
+            .arg(format!("https://localhost:{}/v1/traces", agent.otlp_http))
+            .output()
+            .expect("curl");
+        let code = String::from_utf8_lossy(&curl.stdout).into_owned();
+        if code == "200" || started.elapsed() > BOUND {
+            break code;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answered, "200");
+}
