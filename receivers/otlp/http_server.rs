@@ -30,8 +30,10 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
 #[cfg(feature = "tls")]
 pub type Acceptor = tokio_rustls::TlsAcceptor;
+/// Without the `tls` feature no acceptor can exist.
 #[cfg(not(feature = "tls"))]
-pub type Acceptor = std::convert::Infallible;
+#[derive(Clone)]
+pub enum Acceptor {}
 
 pub struct Server {
     pub id: ComponentId,
@@ -39,12 +41,6 @@ pub struct Server {
     pub router: axum::Router,
     pub tls: Option<Acceptor>,
     pub shutdown: CancellationToken,
-}
-
-struct Limits {
-    deadlines: Deadlines,
-    /// The TLS handshake counts as part of the first request's head.
-    handshake_timeout: Duration,
 }
 
 pub fn max_connections(config: &HttpConfig) -> usize {
@@ -90,13 +86,10 @@ impl Server {
         let limit = max_connections(config);
         let places = Arc::new(Semaphore::new(limit));
         let builder = Arc::new(builder(config));
-        let limits = Arc::new(Limits {
-            deadlines: Deadlines {
-                read_header_timeout: config.read_header_timeout,
-                idle_timeout: config.idle_timeout,
-            },
-            handshake_timeout: config.read_header_timeout,
-        });
+        let deadlines = Deadlines {
+            read_header_timeout: config.read_header_timeout,
+            idle_timeout: config.idle_timeout,
+        };
         let refused_counter = metrics::counter!(
             names::RECEIVER_HTTP_CONNECTIONS_REFUSED,
             "receiver" => id.to_string()
@@ -134,7 +127,7 @@ impl Server {
                 tls.clone(),
                 router.clone(),
                 builder.clone(),
-                limits.clone(),
+                deadlines,
                 shutdown.clone(),
             ));
         }
@@ -150,15 +143,17 @@ async fn serve(
     tls: Option<Acceptor>,
     router: axum::Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    limits: Arc<Limits>,
+    deadlines: Deadlines,
     shutdown: CancellationToken,
 ) {
     let activity = Activity::new();
     match tls {
-        None => serve_http(tcp, activity, router, &builder, &limits, shutdown).await,
+        None => serve_http(tcp, activity, router, &builder, deadlines, shutdown).await,
         #[cfg(feature = "tls")]
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
+            // The handshake counts as part of the first request's head.
+            let deadline = deadlines.read_header_timeout;
+            let handshake = tokio::time::timeout(deadline, acceptor.accept(tcp));
             let stream = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 done = handshake => match done {
@@ -167,7 +162,7 @@ async fn serve(
                     Err(_) => return tracing::debug!("TLS handshake timed out"),
                 },
             };
-            serve_http(stream, activity, router, &builder, &limits, shutdown).await
+            serve_http(stream, activity, router, &builder, deadlines, shutdown).await
         }
         #[cfg(not(feature = "tls"))]
         Some(never) => match never {},
@@ -179,7 +174,7 @@ async fn serve_http<I>(
     activity: Arc<Activity>,
     router: axum::Router,
     builder: &auto::Builder<TokioExecutor>,
-    limits: &Limits,
+    deadlines: Deadlines,
     shutdown: CancellationToken,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -189,7 +184,7 @@ async fn serve_http<I>(
     tokio::pin!(connection);
     // A phase can change without waking this task (a request ends, a head begins): look again
     // at least this often, so that no deadline is missed by more than it.
-    let recheck = (limits.deadlines.read_header_timeout).min(limits.deadlines.idle_timeout) / 2;
+    let recheck = (deadlines.read_header_timeout).min(deadlines.idle_timeout) / 2;
     let mut graceful = false;
     // Once an idle connection was asked to close: how long it may take.
     let mut hard_stop: Option<Instant> = None;
@@ -199,14 +194,14 @@ async fn serve_http<I>(
             return;
         }
         let mut wake = hard_stop.map_or(now + recheck, |stop| stop.min(now + recheck));
-        match activity.deadline(&limits.deadlines) {
+        match activity.deadline(&deadlines) {
             Some((deadline, expired)) if deadline <= now => match expired {
                 Expired::Head => return tracing::debug!("request head timed out"),
                 Expired::Idle if graceful => return,
                 Expired::Idle => {
                     connection.as_mut().graceful_shutdown();
                     graceful = true;
-                    hard_stop = Some(now + limits.deadlines.read_header_timeout);
+                    hard_stop = Some(now + deadlines.read_header_timeout);
                     continue;
                 }
             },
