@@ -123,3 +123,46 @@ service:
     let expected = "line 5, column 25: receivers.otlp/b.protocols.http.endpoint: 0.0.0.0:4318 overlaps 127.0.0.1:4318, claimed by receivers.otlp/a.protocols.http.endpoint (line 2)";
     assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
 }
+
+#[test]
+fn validate_keeps_an_environment_value_inside_its_scalar() {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("env-literal.yaml");
+    std::fs::write(
+        &path,
+        r#"receivers:
+  otlp: { protocols: { http: { endpoint: "127.0.0.1:${env:TRIBUTARY_TEST_PORT:-4318}" } } }
+exporters:
+  kafka:
+    brokers: [127.0.0.1:9092]
+    topic: gds.${env:TRIBUTARY_TEST_TOPIC}
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [kafka] }
+"#,
+    )
+    .unwrap();
+    let validate = |topic: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args(["validate", "--config", path.to_str().unwrap()])
+            .env("TRIBUTARY_TEST_TOPIC", topic)
+            .env("TRIBUTARY_TEST_PORT", "4319")
+            .output()
+            .unwrap()
+    };
+    let plain = validate("traces");
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    // Substituted into the text, this value would have added `encoding: otlp_json` to the
+    // exporter and left a valid topic `gds.x`.
+    let output = validate("x\n    encoding: otlp_json");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(": 1 error")
+            && stderr.contains(r#"exporters.kafka.topic: expected only letters, digits, '.', '_' and '-' in the topic, found '\n' in "gds.x\n    encoding: otlp_json""#),
+        "the whole value is the topic's:\n{stderr}"
+    );
+}

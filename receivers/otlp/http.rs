@@ -1,7 +1,7 @@
 //! OTLP/HTTP: `POST /v1/{traces,metrics,logs}` with protobuf or JSON bodies, compressed or not.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -16,6 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use super::auth::BearerAuth;
 use super::body::{self, BodyError};
 use super::decode::{decode_received, encode_response, Encoding};
+use super::http_server;
 use super::status::{RpcCode, RpcStatus, RETRY_AFTER};
 use super::{CorsConfig, HttpConfig};
 use crate::config::ComponentId;
@@ -27,6 +28,7 @@ struct HttpState {
     admission: Admission,
     auth: Option<BearerAuth>,
     body_limit: usize,
+    read_timeout: Duration,
 }
 
 pub async fn start(
@@ -41,6 +43,7 @@ pub async fn start(
         admission,
         auth,
         body_limit: usize::try_from(config.max_request_body_size.as_u64()).unwrap_or(usize::MAX),
+        read_timeout: config.read_timeout,
     });
     let mut router = Router::new()
         .route(
@@ -59,35 +62,29 @@ pub async fn start(
     if let Some(cors) = &config.cors {
         router = router.layer(cors_layer(cors).map_err(|e| StartError::new(id, e))?);
     }
-    tracing::info!(receiver = %id, %address, tls = config.tls.is_some(), "OTLP/HTTP receiver listening");
-    let stop = shutdown.clone().cancelled_owned();
-    let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
-        match &config.tls {
-            None => Box::pin(
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop)
-                    .into_future(),
-            ),
-            #[cfg(feature = "tls")]
-            Some(tls) => {
-                let acceptor = super::tls::acceptor(tls).map_err(|e| StartError::new(id, e))?;
-                let listener = super::tls::TlsListener::new(listener, acceptor, shutdown)
-                    .map_err(|e| StartError::new(id, e))?;
-                Box::pin(
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(stop)
-                        .into_future(),
-                )
-            }
-            #[cfg(not(feature = "tls"))]
-            Some(_) => return Err(StartError::new(id, "this build has no TLS support")),
-        };
-    let id = id.clone();
-    Ok(tokio::spawn(async move {
-        if let Err(e) = server.await {
-            tracing::error!(receiver = %id, error = %e, "OTLP/HTTP server failed");
-        }
-    }))
+    let tls = match &config.tls {
+        None => None,
+        #[cfg(feature = "tls")]
+        Some(tls) => Some(super::tls::acceptor(tls).map_err(|e| StartError::new(id, e))?),
+        #[cfg(not(feature = "tls"))]
+        Some(_) => return Err(StartError::new(id, "this build has no TLS support")),
+    };
+    tracing::info!(
+        receiver = %id,
+        %address,
+        tls = config.tls.is_some(),
+        max_connections = http_server::max_connections(config),
+        "OTLP/HTTP receiver listening"
+    );
+    let server = http_server::Server {
+        id: id.clone(),
+        listener,
+        router,
+        tls,
+        shutdown,
+    };
+    let config = config.clone();
+    Ok(tokio::spawn(async move { server.run(&config).await }))
 }
 
 fn cors_layer(config: &CorsConfig) -> Result<CorsLayer, String> {
@@ -162,7 +159,23 @@ async fn export(State(state): State<Arc<HttpState>>, signal: Signal, request: Re
         return refuse(refusal.reason(), refused(refusal, encoding));
     }
     let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING);
-    let bytes = match body::read(body, content_encoding, state.body_limit).await {
+    let reading = body::read(body, content_encoding, state.body_limit);
+    let Ok(read) = tokio::time::timeout(state.read_timeout, reading).await else {
+        let message = format!(
+            "the request body did not arrive within read_timeout ({})",
+            humantime::format_duration(state.read_timeout)
+        );
+        let body = RpcStatus::new(RpcCode::DeadlineExceeded, message);
+        let mut response = status_response(StatusCode::REQUEST_TIMEOUT, encoding, &body);
+        if parts.version <= axum::http::Version::HTTP_11 {
+            // The rest of the body may still come: the connection cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return refuse("timeout", response);
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) => {
             let (status, reason) = match e {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod connection;
 mod decode;
 mod factory;
 mod grpc;
@@ -9,6 +10,7 @@ mod grpc_config;
 mod grpc_connections;
 mod grpc_message;
 mod http;
+mod http_server;
 mod origin;
 mod status;
 #[cfg(feature = "tls")]
@@ -89,6 +91,23 @@ pub struct HttpConfig {
     pub cors: Option<CorsConfig>,
     pub tls: Option<TlsConfig>,
     pub auth: Option<AuthConfig>,
+    /// From a connection's first byte (or its TLS handshake) to the end of a request's headers;
+    /// past it the connection is closed. Bounds slow-header ("slowloris") clients.
+    #[serde(with = "humantime_serde")]
+    pub read_header_timeout: Duration,
+    /// For the whole body of a request to arrive once its headers did; past it, 408.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections open at once (TLS handshakes included); one more is closed as soon as it is
+    /// accepted. Unset: 1024, or half the process's open-file limit if that is lower.
+    pub max_connections: Option<usize>,
+    /// HTTP/2 requests in flight on one connection.
+    pub max_concurrent_streams: u32,
+    /// The largest request head (HTTP/1.1: request line and headers; HTTP/2: the header list).
+    pub max_header_list_size: ByteSize,
 }
 
 impl Default for HttpConfig {
@@ -102,9 +121,18 @@ impl Default for HttpConfig {
             cors: None,
             tls: None,
             auth: None,
+            read_header_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: None,
+            max_concurrent_streams: 100,
+            max_header_list_size: ByteSize::kib(64),
         }
     }
 }
+
+/// hyper's smallest HTTP/1.1 read buffer, which holds the request head.
+const MIN_HEADER_LIST_SIZE: ByteSize = ByteSize::kib(8);
 
 /// For browser SDKs.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -194,6 +222,7 @@ impl OtlpReceiverConfig {
                     }
                 }
             }
+            limit_errors(http, path, &mut errors);
             security_errors(http.tls.as_ref(), http.auth.as_ref(), path, &mut errors);
         }
         if let Some(grpc) = &protocols.grpc {
@@ -225,6 +254,40 @@ impl OtlpReceiverConfig {
 fn endpoint_errors(endpoint: &str, path: &str, errors: &mut Vec<ConfigError>) {
     if let Some(problem) = host_port_problem(endpoint) {
         errors.push(ConfigError::new(format!("{path}.endpoint"), problem));
+    }
+}
+
+fn limit_errors(http: &HttpConfig, path: &str, errors: &mut Vec<ConfigError>) {
+    for (field, timeout) in [
+        ("read_header_timeout", http.read_header_timeout),
+        ("read_timeout", http.read_timeout),
+        ("idle_timeout", http.idle_timeout),
+    ] {
+        if timeout.is_zero() {
+            errors.push(ConfigError::new(
+                format!("{path}.{field}"),
+                "expected a duration above zero, found 0s",
+            ));
+        }
+    }
+    if http.max_connections == Some(0) {
+        errors.push(ConfigError::new(
+            format!("{path}.max_connections"),
+            "expected at least 1 connection, found 0",
+        ));
+    }
+    if http.max_concurrent_streams == 0 {
+        errors.push(ConfigError::new(
+            format!("{path}.max_concurrent_streams"),
+            "expected at least 1 stream, found 0",
+        ));
+    }
+    let size = http.max_header_list_size;
+    if size < MIN_HEADER_LIST_SIZE || size.as_u64() > u64::from(u32::MAX) {
+        errors.push(ConfigError::new(
+            format!("{path}.max_header_list_size"),
+            format!("expected a size from 8KiB to 4GiB, found {size}"),
+        ));
     }
 }
 

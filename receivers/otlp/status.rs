@@ -42,6 +42,7 @@ pub struct ProtoDuration {
 #[repr(i32)]
 pub enum RpcCode {
     InvalidArgument = 3,
+    DeadlineExceeded = 4,
     ResourceExhausted = 8,
     Unimplemented = 12,
     Unavailable = 14,

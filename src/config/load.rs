@@ -46,16 +46,13 @@ where
     P: ComponentConfig,
     E: ComponentConfig,
 {
-    let (text, unset) = env::substitute(text, env_lookup);
-    let mut errors: Vec<ConfigError> = unset
+    let (text, problems) = env::substitute(text, env_lookup);
+    let mut errors: Vec<ConfigError> = problems
         .into_iter()
-        .map(|u| ConfigError {
+        .map(|problem| ConfigError {
             path: String::new(),
-            line: Some((u.line as u64, 1)),
-            message: format!(
-                "environment variable {} is not set and has no default (write ${{env:{}:-default}} to give one)",
-                u.name, u.name
-            ),
+            line: Some((problem.line as u64, 1)),
+            message: problem.error.to_string(),
         })
         .collect();
 

@@ -318,3 +318,50 @@ service:
         "{errors:#?}"
     );
 }
+
+#[test]
+fn otlp_http_limits_must_be_above_zero_and_name_their_path() {
+    let text = r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        read_header_timeout: 0s
+        read_timeout: 0s
+        idle_timeout: 0s
+        max_connections: 0
+        max_concurrent_streams: 0
+        max_header_list_size: 1KiB
+exporters:
+  debug:
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [debug] }
+"#;
+    let errors = errors_of(text);
+    for expected in [
+        "receivers.otlp.protocols.http.read_header_timeout: expected a duration above zero, found 0s",
+        "receivers.otlp.protocols.http.read_timeout: expected a duration above zero, found 0s",
+        "receivers.otlp.protocols.http.idle_timeout: expected a duration above zero, found 0s",
+        "receivers.otlp.protocols.http.max_connections: expected at least 1 connection, found 0",
+        "receivers.otlp.protocols.http.max_concurrent_streams: expected at least 1 stream, found 0",
+        "receivers.otlp.protocols.http.max_header_list_size: expected a size from 8KiB to 4GiB, found 1.0 KiB",
+    ] {
+        assert_has(&errors, expected);
+    }
+    let limits = "      http: { read_header_timeout: 2s, read_timeout: 5s, idle_timeout: 1m, max_connections: 10, max_concurrent_streams: 250, max_header_list_size: 16KiB }\n";
+    let valid = text
+        .lines()
+        .take(4)
+        .map(|l| format!("{l}\n"))
+        .chain([limits.to_string()])
+        .chain(text.lines().skip(11).map(|l| format!("{l}\n")))
+        .collect::<String>();
+    let config = Config::parse(&valid, env).unwrap_or_else(|e| panic!("{e:?}\n{valid}"));
+    let ReceiverConfig::Otlp(otlp) = &config.receivers[&ComponentId::parse("otlp").unwrap()] else {
+        panic!("an otlp receiver")
+    };
+    let http = otlp.protocols.http.as_ref().unwrap();
+    assert_eq!(http.max_connections, Some(10));
+    assert_eq!(http.idle_timeout, std::time::Duration::from_secs(60));
+}

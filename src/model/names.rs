@@ -28,3 +28,6 @@ pub const QUEUE_WRITE_ERRORS: &str = "tributary_queue_write_errors_total";
 /// Records the Kafka receiver could not read (a header key that is not UTF-8, a value that does
 /// not decode, a timestamp out of range): each went to the dead letter, and consumption went on.
 pub const RECEIVER_KAFKA_POISON_RECORDS: &str = "tributary_receiver_kafka_poison_records_total";
+/// OTLP/HTTP connections closed at accept because `max_connections` were open.
+pub const RECEIVER_HTTP_CONNECTIONS_REFUSED: &str =
+    "tributary_receiver_http_connections_refused_total";

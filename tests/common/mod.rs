@@ -79,6 +79,15 @@ impl Agent {
     /// `config` may use `{otlp_http}`, `{otlp_grpc}`, `{telemetry}`, `{brokers}` and `{tmp}`;
     /// they are filled in here.
     pub fn start(name: &str, config: &str) -> Agent {
+        Agent::start_limited(name, config, None)
+    }
+
+    /// As `start`, with the agent's open-file limit (`ulimit -n`) at `limit`.
+    pub fn start_with_open_files_limit(name: &str, config: &str, limit: u32) -> Agent {
+        Agent::start_limited(name, config, Some(limit))
+    }
+
+    fn start_limited(name: &str, config: &str, open_files: Option<u32>) -> Agent {
         let otlp_http = free_port();
         let otlp_grpc = free_port();
         let telemetry = free_port();
@@ -89,7 +98,19 @@ impl Agent {
             .collect();
         let config_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.yaml"));
         std::fs::write(&config_path, fill(config, otlp_http, otlp_grpc, telemetry)).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        let mut command = match open_files {
+            None => Command::new(env!("CARGO_BIN_EXE_tributary")),
+            Some(limit) => {
+                // The shell execs the agent: the child's pid is the agent's.
+                let mut shell = Command::new("bash");
+                shell
+                    .args(["-c", r#"ulimit -n "$0" && exec "$@""#])
+                    .arg(limit.to_string())
+                    .arg(env!("CARGO_BIN_EXE_tributary"));
+                shell
+            }
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&config_path)
             .env(
