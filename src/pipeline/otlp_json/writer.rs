@@ -41,10 +41,6 @@ impl<'a> Object<'a> {
         }
     }
 
-    pub fn strings(&mut self, name: &str, values: &[String]) {
-        self.array(name, values, |out, value| string(out, value));
-    }
-
     pub fn bool(&mut self, name: &str, value: bool) {
         if value {
             self.field(name).extend_from_slice(b"true");
