@@ -378,7 +378,9 @@ impl Random {
                 aggregation_temporality: self.below(3) as i32,
             })),
             3 => Some(Data::ExponentialHistogram(ExponentialHistogram {
-                data_points: (0..self.count(3)).map(|_| self.exponential_point()).collect(),
+                data_points: (0..self.count(3))
+                    .map(|_| self.exponential_point())
+                    .collect(),
                 aggregation_temporality: self.below(3) as i32,
             })),
             4 => Some(Data::Summary(Summary {
@@ -558,7 +560,11 @@ fn protobufs_reference_json_parser_reads_our_otlp_json_as_the_message_written() 
     );
     let verdicts = std::fs::read_to_string(&output).expect("the verdicts");
     let verdicts: Vec<&str> = verdicts.lines().collect();
-    assert_eq!(verdicts.len(), payloads.len(), "seed {seed}: one verdict a request");
+    assert_eq!(
+        verdicts.len(),
+        payloads.len(),
+        "seed {seed}: one verdict a request"
+    );
     for (case, (payload, verdict)) in payloads.iter().zip(&verdicts).enumerate() {
         let json = otlp_json(payload);
         let Some(hex) = verdict.strip_prefix("ok ") else {

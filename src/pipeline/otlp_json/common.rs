@@ -66,7 +66,9 @@ fn entity_ref(out: &mut Vec<u8>, entity: &EntityRef) {
     let mut object = Object::begin(out);
     writer::string(object.field("schemaUrl"), &entity.schema_url);
     writer::string(object.field("type"), &entity.r#type);
-    object.array_always("idKeys", &entity.id_keys, |out, key| writer::string(out, key));
+    object.array_always("idKeys", &entity.id_keys, |out, key| {
+        writer::string(out, key)
+    });
     object.array_always("descriptionKeys", &entity.description_keys, |out, key| {
         writer::string(out, key)
     });

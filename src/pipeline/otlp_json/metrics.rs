@@ -11,7 +11,11 @@ use super::writer::{self, Object};
 
 pub fn write(out: &mut Vec<u8>, request: &ExportMetricsServiceRequest) {
     let mut object = Object::begin(out);
-    object.array("resourceMetrics", &request.resource_metrics, resource_metrics);
+    object.array(
+        "resourceMetrics",
+        &request.resource_metrics,
+        resource_metrics,
+    );
     object.end();
 }
 
@@ -155,7 +159,11 @@ fn quantile(out: &mut Vec<u8>, quantile: &ValueAtQuantile) {
 
 fn exemplar(out: &mut Vec<u8>, exemplar: &Exemplar) {
     let mut object = Object::begin(out);
-    attributes(&mut object, "filteredAttributes", &exemplar.filtered_attributes);
+    attributes(
+        &mut object,
+        "filteredAttributes",
+        &exemplar.filtered_attributes,
+    );
     object.uint64("timeUnixNano", exemplar.time_unix_nano);
     match exemplar.value {
         None => {}

@@ -1,6 +1,5 @@
 use opentelemetry_proto::tonic::common::v1::{
-    any_value::Value, AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue,
-    KeyValueList,
+    any_value::Value, AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -90,7 +89,10 @@ fn every_value_kind() -> Vec<KeyValue> {
                 ],
             }),
         ),
-        attribute("emptyArray", Value::ArrayValue(ArrayValue { values: vec![] })),
+        attribute(
+            "emptyArray",
+            Value::ArrayValue(ArrayValue { values: vec![] }),
+        ),
         attribute(
             "kvlist",
             Value::KvlistValue(KeyValueList {
@@ -288,7 +290,10 @@ fn metrics() -> Payload {
         metric(
             "histogram",
             Data::Histogram(Histogram {
-                data_points: vec![histogram_point(Some((0.0, -1.0, 2.0))), histogram_point(None)],
+                data_points: vec![
+                    histogram_point(Some((0.0, -1.0, 2.0))),
+                    histogram_point(None),
+                ],
                 aggregation_temporality: 1,
             }),
         ),
@@ -394,7 +399,10 @@ fn a_span_is_written_with_camel_case_names_hex_ids_string_times_and_integer_enum
     let json = encoded(&traces());
     let group = &json["resourceSpans"][0];
     assert_eq!(group["schemaUrl"], "https://example.com/resource");
-    assert_eq!(group["scopeSpans"][0]["schemaUrl"], "https://example.com/scope");
+    assert_eq!(
+        group["scopeSpans"][0]["schemaUrl"],
+        "https://example.com/scope"
+    );
     let span = &group["scopeSpans"][0]["spans"][0];
     assert_eq!(span["traceId"], TRACE_HEX);
     assert_eq!(span["spanId"], SPAN_HEX);
@@ -445,7 +453,10 @@ fn a_message_at_its_defaults_is_empty_and_an_absent_one_left_out() {
     assert_eq!(group["scopeLogs"][0]["logRecords"][1], json!({}));
     let json = encoded(&metrics());
     assert_eq!(json["resourceMetrics"][0]["resource"], json!({}));
-    assert_eq!(json["resourceMetrics"][0]["scopeMetrics"][0].get("scope"), None);
+    assert_eq!(
+        json["resourceMetrics"][0]["scopeMetrics"][0].get("scope"),
+        None
+    );
 }
 
 #[test]
@@ -611,7 +622,8 @@ fn a_number_point_is_its_value_set_even_at_zero() {
 #[test]
 fn exemplars_have_hex_ids_and_string_integers() {
     let json = encoded(&metrics());
-    let point = &json["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0];
+    let point =
+        &json["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0];
     assert_eq!(
         point["exemplars"],
         json!([
@@ -663,10 +675,7 @@ fn non_finite_doubles_are_strings_wherever_a_double_goes() {
                         "gauge",
                         Data::Gauge(Gauge {
                             data_points: vec![NumberDataPoint {
-                                attributes: vec![attribute(
-                                    "d",
-                                    Value::DoubleValue(f64::NAN),
-                                )],
+                                attributes: vec![attribute("d", Value::DoubleValue(f64::NAN))],
                                 value: Some(number_data_point::Value::AsDouble(f64::INFINITY)),
                                 ..Default::default()
                             }],
@@ -684,7 +693,10 @@ fn non_finite_doubles_are_strings_wherever_a_double_goes() {
     assert_eq!(histogram["sum"], "NaN");
     assert_eq!(histogram["min"], "-Infinity");
     assert_eq!(histogram["max"], "Infinity");
-    assert_eq!(histogram["explicitBounds"], json!(["-Infinity", 0.0, "Infinity"]));
+    assert_eq!(
+        histogram["explicitBounds"],
+        json!(["-Infinity", 0.0, "Infinity"])
+    );
     let gauge = &metrics[1]["gauge"]["dataPoints"][0];
     assert_eq!(gauge["asDouble"], "Infinity");
     assert_eq!(gauge["attributes"][0]["value"]["doubleValue"], "NaN");
@@ -734,6 +746,7 @@ fn what_the_otlp_http_receiver_reads_back_is_what_was_written() {
 fn the_receivers_decoder_requires_key_and_values() {
     let without_key = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"value":{"intValue":"1"}}]}]}]}]}"#;
     assert!(codec::decode(Signal::Logs, Encoding::Json, without_key).is_err());
-    let without_values = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"arrayValue":{}}}]}]}]}"#;
+    let without_values =
+        br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"arrayValue":{}}}]}]}]}"#;
     assert!(codec::decode(Signal::Logs, Encoding::Json, without_values).is_err());
 }

@@ -99,7 +99,12 @@ impl<'a> Object<'a> {
 
     /// A message field: written when present, even when every field in it is at its default
     /// (`{}`), since a message field has presence.
-    pub fn message<T>(&mut self, name: &str, value: Option<&T>, write: impl FnOnce(&mut Vec<u8>, &T)) {
+    pub fn message<T>(
+        &mut self,
+        name: &str,
+        value: Option<&T>,
+        write: impl FnOnce(&mut Vec<u8>, &T),
+    ) {
         if let Some(value) = value {
             write(self.field(name), value);
         }

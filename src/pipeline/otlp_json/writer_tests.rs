@@ -62,7 +62,11 @@ fn doubles_are_numbers_and_the_non_finite_ones_strings() {
     assert_eq!(written(|o| double(o, f64::NEG_INFINITY)), r#""-Infinity""#);
     for value in [f64::MAX, f64::MIN_POSITIVE, 5e-324, -1.5e-300, 0.1, 1e21] {
         let json = written(|o| double(o, value));
-        assert_eq!(serde_json::from_str::<f64>(&json).ok(), Some(value), "{json}");
+        assert_eq!(
+            serde_json::from_str::<f64>(&json).ok(),
+            Some(value),
+            "{json}"
+        );
     }
 }
 
