@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::fmt::Write as _;
-
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -27,7 +25,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use tributary::pipeline::batch::{decode_protobuf, Payload};
+use tributary::pipeline::batch::{decode_protobuf, Payload, Signal};
 use tributary::pipeline::codec::{self, Encoding};
 
 const CASES: usize = 300;
@@ -539,41 +537,17 @@ fn protobufs_reference_json_parser_reads_our_otlp_json_as_the_message_written() 
     let seed = seed();
     let mut random = Random::new(seed, Scope::Everything);
     let payloads: Vec<Payload> = (0..CASES).map(|case| random.payload(case)).collect();
-    let mut lines = String::new();
-    for payload in &payloads {
-        let json = otlp_json(payload);
-        assert!(!json.contains('\n'), "one request a line: {json}");
-        writeln!(lines, "{}\t{json}", payload.signal()).expect("a String takes writes");
-    }
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let input = dir.join(format!("otlp_json_reference.{seed}.tsv"));
-    let output = dir.join(format!("otlp_json_reference.{seed}.out"));
-    std::fs::write(&input, &lines).expect("writing the requests");
-    common::run_client(
-        "otlp_json_reference.py",
-        &[
-            "--input",
-            input.to_str().expect("a UTF-8 path"),
-            "--output",
-            output.to_str().expect("a UTF-8 path"),
-        ],
-    );
-    let verdicts = std::fs::read_to_string(&output).expect("the verdicts");
-    let verdicts: Vec<&str> = verdicts.lines().collect();
-    assert_eq!(
-        verdicts.len(),
-        payloads.len(),
-        "seed {seed}: one verdict a request"
-    );
-    for (case, (payload, verdict)) in payloads.iter().zip(&verdicts).enumerate() {
-        let json = otlp_json(payload);
-        let Some(hex) = verdict.strip_prefix("ok ") else {
-            panic!("seed {seed}, case {case}: the reference parser refused it: {verdict}\n{json}");
-        };
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect::<Vec<u8>>();
+    let requests: Vec<(Signal, String)> = payloads
+        .iter()
+        .map(|payload| (payload.signal(), otlp_json(payload)))
+        .collect();
+    let verdicts = common::reference_parse(&requests, &format!("otlp_json_reference.{seed}"));
+    for (case, ((payload, (_, json)), verdict)) in
+        payloads.iter().zip(&requests).zip(verdicts).enumerate()
+    {
+        let bytes = verdict.unwrap_or_else(|refused| {
+            panic!("seed {seed}, case {case}: the reference parser refused it: {refused}\n{json}")
+        });
         let parsed = decode_protobuf(payload.signal(), &bytes).expect("protobuf from Python");
         // Compared as prost encodes them: NaN is not equal to itself, its bytes are.
         assert!(
@@ -581,8 +555,6 @@ fn protobufs_reference_json_parser_reads_our_otlp_json_as_the_message_written() 
             "seed {seed}, case {case}: the reference parser read another message\nwritten: {payload:?}\nread: {parsed:?}\n{json}"
         );
     }
-    let _ = std::fs::remove_file(&input);
-    let _ = std::fs::remove_file(&output);
 }
 
 #[test]
