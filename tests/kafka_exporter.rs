@@ -17,7 +17,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -394,6 +396,111 @@ service:
     assert_eq!(message["context"]["db.system"], "postgresql");
     assert_eq!(message["context"]["error.type"], "ConnectionTimeout");
     assert_eq!(message["metadata"]["version"], "1.0");
+}
+
+/// Histograms without sum, min or max, one with them, an exponential histogram and a NaN
+/// gauge: the points the OTLP/JSON `null`s and unquoted NaN broke.
+fn histogram_request() -> ExportMetricsServiceRequest {
+    let histogram = |sum_min_max: Option<(f64, f64, f64)>| HistogramDataPoint {
+        time_unix_nano: NOW,
+        count: 2,
+        sum: sum_min_max.map(|s| s.0),
+        bucket_counts: vec![1, 1],
+        explicit_bounds: vec![10.0],
+        min: sum_min_max.map(|s| s.1),
+        max: sum_min_max.map(|s| s.2),
+        ..Default::default()
+    };
+    let metric = |name: &str, data: Data| Metric {
+        name: name.into(),
+        data: Some(data),
+        ..Default::default()
+    };
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: instance("postgresql", "prod-db-01"),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    metric(
+                        "query_latency_ms",
+                        Data::Histogram(Histogram {
+                            data_points: vec![histogram(None), histogram(Some((12.0, 2.0, 10.0)))],
+                            aggregation_temporality: 2,
+                        }),
+                    ),
+                    metric(
+                        "row_size_bytes",
+                        Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![ExponentialHistogramDataPoint {
+                                time_unix_nano: NOW,
+                                count: 1,
+                                scale: 3,
+                                positive: Some(Buckets {
+                                    offset: 4,
+                                    bucket_counts: vec![1],
+                                }),
+                                ..Default::default()
+                            }],
+                            aggregation_temporality: 1,
+                        }),
+                    ),
+                    metric(
+                        "replication_lag",
+                        Data::Gauge(Gauge {
+                            data_points: vec![NumberDataPoint {
+                                time_unix_nano: NOW,
+                                value: Some(number_data_point::Value::AsDouble(f64::NAN)),
+                                ..Default::default()
+                            }],
+                        }),
+                    ),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// The OpenTelemetry Collector's Kafka receiver refused every `otlp_json` record with a
+/// histogram lacking min or max (`"min":null`): the records now are the OTLP JSON mapping, as
+/// protobuf's reference JSON parser reads it.
+#[test]
+fn otlp_json_records_are_the_otlp_json_mapping_histograms_without_min_or_max_included() {
+    require_kafka();
+    let topic = unique_topic("enc-json-mapping");
+    let config = r#"
+receivers:
+  otlp: { protocols: { http: { endpoint: "127.0.0.1:{otlp_http}" } } }
+exporters:
+  kafka: { brokers: ["{brokers}"], topic: TOPIC, encoding: otlp_json, producer: { linger.ms: 5 } }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [kafka] }
+  telemetry: { metrics: { address: "127.0.0.1:{telemetry}" } }
+"#
+    .replace("TOPIC", &topic);
+    let agent = Agent::start("json-mapping", &config);
+    post(&agent, Signal::Metrics, histogram_request().encode_to_vec());
+    let records = consume(&topic, Duration::from_secs(60), |r| !r.is_empty());
+    let requests: Vec<(Signal, String)> = records
+        .iter()
+        .map(|record| {
+            assert_eq!(header(record, "content-type"), "application/json");
+            let json = String::from_utf8(record.value.clone()).expect("UTF-8");
+            assert!(!json.contains("null"), "a null in {json}");
+            (Signal::Metrics, json)
+        })
+        .collect();
+    let parsed = common::reference_parse(&requests, &topic)
+        .into_iter()
+        .zip(&requests)
+        .map(|(verdict, (_, json))| {
+            let bytes = verdict.unwrap_or_else(|e| panic!("refused: {e}\n{json}"));
+            decode_payload(Signal::Metrics, &bytes)
+        });
+    // Compared as protobuf: the NaN point equals itself there.
+    assert!(items(parsed) == items([Payload::Metrics(histogram_request())]));
 }
 
 #[test]

@@ -130,13 +130,7 @@ impl Payload {
 
     /// The OTLP/JSON form of the request (dead letters have no OTLP form and give `None`).
     pub fn to_otlp_json(&self) -> Option<Vec<u8>> {
-        let json = match self {
-            Payload::Traces(req) => serde_json::to_vec(req),
-            Payload::Metrics(req) => serde_json::to_vec(req),
-            Payload::Logs(req) => serde_json::to_vec(req),
-            Payload::DeadLetters(_) => return None,
-        };
-        json.ok()
+        super::otlp_json::encode(self)
     }
 
     /// The protobuf `Export*ServiceRequest` (dead letters encode to nothing).

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod inline;
 pub mod ledger;
 pub mod memory;
+pub mod otlp_json;
 pub mod processor_counters;
 pub mod receipt;
 pub mod stage_input;

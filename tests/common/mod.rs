@@ -664,3 +664,43 @@ impl Record {
             .map(|(_, v)| v.as_slice())
     }
 }
+
+/// Parses OTLP/JSON requests with protobuf's reference JSON parser (Python `json_format`,
+/// strict; see tests/clients/otlp_json_reference.py), in one run for all of them: for each
+/// request, the message it parsed to as protobuf, or why it was refused.
+pub fn reference_parse(requests: &[(Signal, String)], name: &str) -> Vec<Result<Vec<u8>, String>> {
+    use std::fmt::Write as _;
+    let mut lines = String::new();
+    for (signal, json) in requests {
+        assert!(!json.contains('\n'), "one request a line: {json}");
+        writeln!(lines, "{signal}\t{json}").expect("a String takes writes");
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let input = dir.join(format!("{name}.reference.tsv"));
+    let output = dir.join(format!("{name}.reference.out"));
+    std::fs::write(&input, &lines).expect("writing the requests");
+    run_client(
+        "otlp_json_reference.py",
+        &[
+            "--input",
+            input.to_str().expect("a UTF-8 path"),
+            "--output",
+            output.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let verdicts = std::fs::read_to_string(&output).expect("the verdicts");
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&output);
+    let verdicts: Vec<Result<Vec<u8>, String>> = verdicts
+        .lines()
+        .map(|verdict| match verdict.strip_prefix("ok ") {
+            Some(hex) => Ok((0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect()),
+            None => Err(verdict.to_string()),
+        })
+        .collect();
+    assert_eq!(verdicts.len(), requests.len(), "one verdict a request");
+    verdicts
+}
