@@ -297,6 +297,10 @@ async fn http2_requests_are_served_and_an_idle_http2_connection_is_closed() {
             .body(Full::new(body.clone()))
             .unwrap()
     };
+    // One request first, so that the client has the server's SETTINGS (its stream limit)
+    // before it opens more: streams opened before that are refused, as HTTP/2 says.
+    let first = sender.clone().send_request(request()).await;
+    assert_eq!(first.expect("a first response").status(), 200);
     // More at once than max_concurrent_streams: the client queues them, all are served.
     let responses = join_all(
         (0..6)
