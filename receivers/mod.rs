@@ -28,6 +28,12 @@ pub trait ReceiverType: Component {
         routes: Routes,
         shutdown: CancellationToken,
     ) -> Starting<'a>;
+
+    /// Whether it reads files when it starts (certificates, token files), which a reload must
+    /// read again even when the config's text is unchanged.
+    fn reads_files(&self) -> bool {
+        false
+    }
 }
 
 crate::registry! {
@@ -54,6 +60,10 @@ crate::registry! {
 }
 
 impl ReceiverConfig {
+    pub fn reads_files(&self) -> bool {
+        self.description().reads_files()
+    }
+
     pub async fn start(
         &self,
         id: &ComponentId,

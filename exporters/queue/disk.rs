@@ -349,9 +349,9 @@ impl DiskQueue {
             tracing::info!(exporter = %self.exporter, "the disk queue can write again");
         }
         if let Some(route) = &batch.context.dead_letter {
+            // The newest route a pipeline gave: a rebuilt pipeline's replaces the old one.
             self.routes
-                .entry(route.pipeline().to_string())
-                .or_insert_with(|| route.clone());
+                .insert(route.pipeline().to_string(), route.clone());
         }
         let items = batch.items() as u64;
         self.outcomes.ledger().on_disk(items as i64);

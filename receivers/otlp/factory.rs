@@ -34,4 +34,15 @@ impl ReceiverType for OtlpReceiverConfig {
     ) -> Starting<'a> {
         Box::pin(super::start(self, id, routes, shutdown))
     }
+
+    fn reads_files(&self) -> bool {
+        let http = self.protocols.http.as_ref().map(|h| (&h.tls, &h.auth));
+        let grpc = self.protocols.grpc.as_ref().map(|g| (&g.tls, &g.auth));
+        http.into_iter().chain(grpc).any(|(tls, auth)| {
+            tls.is_some()
+                || auth
+                    .as_ref()
+                    .is_some_and(|a| a.bearer_tokens_file.is_some())
+        })
+    }
 }

@@ -116,7 +116,8 @@ pub async fn run_stage(
         if let Some(letters) = outcome.take_dead_letters(&source) {
             let items = letters.items() as u64;
             if !send_before(&dead_letter, letters, &deadline).await {
-                counters.undrained.increment(items);
+                // Counted out of the ledger as dead-lettered already: only the counter moves.
+                counters.undrained.increment_counter_only(items);
                 tracing::error!(processor = %context.id, pipeline = %context.pipeline, items, "dead letters not passed on");
             }
         }

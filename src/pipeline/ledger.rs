@@ -147,4 +147,9 @@ impl CountedOut {
         self.counter.increment(items);
         self.ledger.exited(self.exit, items as usize);
     }
+
+    /// The counter alone, for items the ledger counted out already (dead letters).
+    pub fn increment_counter_only(&self, items: u64) {
+        self.counter.increment(items);
+    }
 }

@@ -185,6 +185,7 @@ impl Service {
                 old.routes.replace(RouteMap::default());
             }
         }
+        let mut failed_receiver = None;
         for (id, receiver) in &new.receivers {
             match self.receivers.get(id) {
                 Some(kept) => kept.routes.replace(self.routes_for(new, id)),
@@ -192,7 +193,11 @@ impl Service {
                     Ok(running) => {
                         self.receivers.insert(id.clone(), running);
                     }
-                    Err(e) => return Err(ReloadError::PartlyApplied(e)),
+                    // The retired components still drain below, before the caller rebuilds.
+                    Err(e) => {
+                        failed_receiver = Some(e);
+                        break;
+                    }
                 },
             }
         }
@@ -202,23 +207,29 @@ impl Service {
             drop(old.entry);
             let names = old.tasks.names();
             old.tasks.join(deadline).await;
-            // A rebuilt pipeline's stages have the names of the old ones; a removed one's go.
-            if !new
-                .pipelines
-                .iter()
-                .any(|p| p.name == old.built_from.name())
-            {
-                for name in names {
-                    health.remove(Kind::Processor, &name);
-                }
+            // A rebuilt pipeline's stages that kept their names report again; the rest go.
+            let running = self.stage_names();
+            for name in names.into_iter().filter(|name| !running.contains(name)) {
+                health.remove(Kind::Processor, &name);
             }
         }
-        for (id, mut old) in retired_exporters {
-            old.input.take();
+        // Every retired input closes before any is waited for: one exporter may be another's
+        // dead letter, and it ends only once the other has.
+        let retired_exporters: Vec<_> = retired_exporters
+            .into_iter()
+            .map(|(id, mut old)| {
+                old.input.take();
+                (id, old)
+            })
+            .collect();
+        for (id, old) in retired_exporters {
             old.tasks.join(deadline).await;
             if !new.exporters.contains_key(&id) {
                 health.remove(Kind::Exporter, &id.to_string());
             }
+        }
+        if let Some(e) = failed_receiver {
+            return Err(ReloadError::PartlyApplied(e));
         }
         for id in plan.receivers_removed() {
             health.remove(Kind::Receiver, &id.to_string());
@@ -243,8 +254,17 @@ impl Service {
             drop(pipeline.entry);
             pipeline.tasks.join(deadline).await;
         }
-        for mut exporter in self.exporters.into_values() {
-            exporter.input.take();
+        // Every input closes before any is waited for: one exporter may be another's dead
+        // letter, and it ends only once the other has.
+        let exporters: Vec<RunningExporter> = self
+            .exporters
+            .into_values()
+            .map(|mut exporter| {
+                exporter.input.take();
+                exporter
+            })
+            .collect();
+        for exporter in exporters {
             exporter.tasks.join(deadline).await;
         }
         tracing::info!("stopped");
@@ -412,6 +432,14 @@ impl Service {
             entry,
             tasks,
         }
+    }
+
+    /// The names of every running processor stage, as `/ready` lists them.
+    fn stage_names(&self) -> Vec<String> {
+        self.pipelines
+            .values()
+            .flat_map(|p| p.tasks.names())
+            .collect()
     }
 
     /// A receiver's routes, for tests that admit data as the receiver would.

@@ -36,10 +36,6 @@ pub struct PipelineShape {
 }
 
 impl PipelineShape {
-    pub fn name(&self) -> &str {
-        &self.definition.name
-    }
-
     pub fn of(
         config: &Config,
         pipeline: &Pipeline,
@@ -140,10 +136,30 @@ impl ReloadPlan {
             .filter(|name| !plan.pipelines_kept.contains(*name))
             .cloned()
             .collect();
+        // A disk queue keeps each pipeline's dead-letter route for the records it holds: one
+        // that stays while a pipeline feeding it is rebuilt or removed would hold on to the old
+        // route (and the dead-letter exporter behind it).
+        if plan.full_restart.is_none() {
+            let holds_routes = plan.exporters_kept.iter().find(|id| {
+                current.exporters[*id].config.sending_queue().is_disk()
+                    && plan.pipelines_retired.iter().any(|name| {
+                        current.pipelines[name]
+                            .exporter_instances
+                            .iter()
+                            .any(|(exporter, _)| exporter == *id)
+                    })
+            });
+            if let Some(id) = holds_routes {
+                plan.full_restart = Some(format!(
+                    "exporter {id} keeps a disk queue, and a pipeline that feeds it changes"
+                ));
+            }
+        }
 
         for (id, receiver) in &current.receivers {
             match new.receivers.get(id) {
-                Some(new_config) if new_config == *receiver => {
+                // Certificates and token files may have changed on disk: read them again.
+                Some(new_config) if new_config == *receiver && !receiver.reads_files() => {
                     plan.receivers_kept.insert(id.clone());
                 }
                 Some(_) => {

@@ -186,3 +186,52 @@ fn exporters_that_own_files_are_never_run_twice() {
     let new = parse(&with_file.replace("topic: spans", "topic: other"));
     assert_eq!(self::plan(&old, &new).full_restart(), None);
 }
+
+#[test]
+fn a_receiver_that_reads_files_is_started_again_to_read_them() {
+    let tokens = std::env::temp_dir().join(format!("tributary-plan-tokens-{}", std::process::id()));
+    std::fs::write(&tokens, "secret\n").unwrap();
+    let with_tokens = BASE.replace(
+        "otlp/other: { protocols: { http: { endpoint: \"127.0.0.1:4320\" } } }",
+        &format!(
+            "otlp/other: {{ protocols: {{ http: {{ endpoint: \"127.0.0.1:4320\", auth: {{ bearer_tokens_file: {} }} }} }} }}",
+            tokens.display()
+        ),
+    );
+    let config = parse(&with_tokens);
+    let plan = plan(&config, &parse(&with_tokens));
+    assert_eq!(plan.receivers_kept, ids(&["otlp"]));
+    assert_eq!(
+        plan.receivers_retired,
+        ids(&["otlp/other"]),
+        "its token file is read again"
+    );
+    assert_eq!(plan.pipelines_kept, names(&["traces", "logs"]));
+    std::fs::remove_file(tokens).unwrap();
+}
+
+#[test]
+fn a_kept_disk_queue_fed_by_a_changed_pipeline_restarts_everything() {
+    let queue = std::env::temp_dir().join(format!("tributary-plan-queue-{}", std::process::id()));
+    let with_queue = BASE.replace(
+        "topic: spans }",
+        &format!(
+            "topic: spans, sending_queue: {{ storage: disk, directory: {} }} }}",
+            queue.display()
+        ),
+    );
+    let old = parse(&with_queue);
+    let new = parse(&with_queue.replace(
+        "processors: [batch], exporters: [kafka]",
+        "exporters: [kafka]",
+    ));
+    let plan = plan(&old, &new);
+    assert!(
+        plan.full_restart()
+            .is_some_and(|reason| reason.contains("disk queue")),
+        "{plan}"
+    );
+    // Left alone, it keeps running.
+    let plan = self::plan(&old, &parse(&with_queue));
+    assert_eq!(plan.full_restart(), None);
+}

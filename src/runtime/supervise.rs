@@ -23,6 +23,10 @@ pub type Restart = Box<
     dyn FnMut() -> Pin<Box<dyn Future<Output = Result<JoinHandle<()>, StartError>> + Send>> + Send,
 >;
 
+/// Counts what waits in the component's input as undrained, when the supervisor stops with no
+/// incarnation running to do it (the deadline passed during a backoff).
+pub type GiveUp = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
 /// How long to wait before each restart: `initial`, doubling up to `max`; back to `initial`
 /// once an incarnation ran `healthy_after` without failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,8 @@ pub struct Supervised {
     /// told to stop.
     pub finished: Box<dyn Fn() -> bool + Send + Sync>,
     pub restart: Restart,
+    /// For components with an input (stages, exporters); receivers have none.
+    pub give_up: Option<GiveUp>,
 }
 
 /// Supervises the component whose first incarnation is `first`, until it ends for good.
@@ -114,7 +120,12 @@ impl Supervised {
                 );
                 tokio::select! {
                     biased;
-                    _ = self.stop.cancelled() => return,
+                    _ = self.stop.cancelled() => {
+                        if let Some(give_up) = self.give_up.take() {
+                            give_up().await;
+                        }
+                        return;
+                    }
                     _ = tokio::time::sleep(delay) => {}
                 }
                 delay = self.backoff.after(delay);

@@ -68,6 +68,7 @@ fn puppet(name: &str, backoff: Backoff, gated: bool) -> (Puppet, JoinHandle<()>)
                     Ok(next())
                 })
             }),
+            give_up: None,
         },
         first,
     );
@@ -269,6 +270,7 @@ async fn a_failed_restart_counts_and_is_tried_again() {
                     }
                 })
             }),
+            give_up: None,
         },
         first,
     );
@@ -283,4 +285,38 @@ async fn a_failed_restart_counts_and_is_tried_again() {
         3
     );
     supervisor.abort();
+}
+
+#[tokio::test]
+async fn stopped_during_a_backoff_it_gives_up_what_waits_in_the_input() {
+    let stop = CancellationToken::new();
+    let gave_up = Arc::new(AtomicBool::new(false));
+    let flag = gave_up.clone();
+    let first = tokio::spawn(async { panic!("first") });
+    let supervisor = spawn(
+        Supervised {
+            kind: Kind::Exporter,
+            name: "stopped-in-backoff".to_string(),
+            health: Health::default(),
+            backoff: Backoff {
+                initial: Duration::from_secs(3600),
+                max: Duration::from_secs(3600),
+                healthy_after: Duration::from_secs(3600),
+            },
+            stop: stop.clone(),
+            finished: Box::new(|| false),
+            restart: Box::new(|| Box::pin(async { panic!("never restarted within the test") })),
+            give_up: Some(Box::new(move || {
+                Box::pin(async move { flag.store(true, Ordering::SeqCst) })
+            })),
+        },
+        first,
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), supervisor)
+        .await
+        .expect("the supervisor ends once stopped")
+        .unwrap();
+    assert!(gave_up.load(Ordering::SeqCst), "what waited was counted");
 }

@@ -9,12 +9,13 @@ use tokio_util::sync::CancellationToken;
 use super::supervise::{self, Backoff, Supervised};
 use crate::exporters::ExporterConfig;
 use crate::model::{ComponentId, Kind};
+use crate::pipeline::exporter_input::{Intake, Outcomes};
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::ledger::Ledger;
 use crate::pipeline::stage_input::SharedInput;
 use crate::pipeline::{inline, Routes, StageContext};
 use crate::processors::batch::BatchProcessor;
-use crate::processors::ProcessorStage;
+use crate::processors::{ProcessorCounters, ProcessorStage};
 use crate::receivers::ReceiverConfig;
 use crate::telemetry::Health;
 
@@ -38,6 +39,11 @@ pub(super) fn exporter(
     );
     let finished_input = input.clone();
     let finished_deadline = deadline_passed.clone();
+    let (give_up_input, give_up_deadline, give_up_outcomes) = (
+        input.clone(),
+        deadline_passed.clone(),
+        Outcomes::with_ledger(&id.to_string(), ledger.clone()),
+    );
     supervise::spawn(
         Supervised {
             kind: Kind::Exporter,
@@ -59,6 +65,15 @@ pub(super) fn exporter(
                 );
                 Box::pin(async move { config.spawn(&id, input, token, health, ledger).await })
             }),
+            // Past the deadline, an intake dropped counts what is left in it as undrained.
+            give_up: Some(Box::new(move || {
+                Box::pin(async move {
+                    drop(
+                        Intake::take(&give_up_input, give_up_outcomes, give_up_deadline, true)
+                            .await,
+                    );
+                })
+            })),
         },
         first,
     )
@@ -89,6 +104,7 @@ pub(super) fn receiver(
                     (id.clone(), config.clone(), routes.clone(), token.clone());
                 Box::pin(async move { config.start(&id, routes, token).await })
             }),
+            give_up: None,
         },
         first,
     )
@@ -108,6 +124,8 @@ pub(super) fn stage(
 ) -> JoinHandle<()> {
     let deadline_passed = context.deadline_passed.clone();
     let (stage, input_of) = (stage.clone(), input.clone());
+    let give_up_input = input.clone();
+    let give_up_counters = ProcessorCounters::new(&context.id, &context.pipeline, &context.ledger);
     let start = move || {
         let (stage, context, input, next, dead_letter) = (
             stage.clone(),
@@ -142,6 +160,17 @@ pub(super) fn stage(
                 let next = start();
                 Box::pin(async move { Ok(next) })
             }),
+            give_up: Some(Box::new(move || {
+                Box::pin(async move {
+                    let mut input = give_up_input.take().await;
+                    input.close();
+                    let mut items = 0;
+                    while let Ok(batch) = input.try_recv() {
+                        items += batch.items();
+                    }
+                    give_up_counters.undrained.increment(items as u64);
+                })
+            })),
         },
         first,
     )
