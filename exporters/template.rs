@@ -1,6 +1,7 @@
 //! Templates for topics, keys and file paths: `gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}`.
 //! `${signal}` is the signal name, `${resource:KEY}` a resource attribute, `${attribute:KEY}` the
-//! item's own attribute; `:-text` gives a default for a missing attribute. A missing attribute
+//! item's own attribute; `:-text` gives a default for a missing or empty attribute (as the
+//! shell's `${x:-text}`). An empty attribute without a default renders as empty; a missing one
 //! without a default sends the item to the pipeline's dead letter.
 
 use std::fmt;
@@ -179,8 +180,10 @@ fn lookup(
     default: Option<&str>,
     whose: &'static str,
 ) -> Result<String, Missing> {
-    let found = text_of(attributes, key).filter(|text| !text.is_empty());
-    match (found, default) {
+    // Empty is not missing: it renders as empty, unless a default is given, which (as the
+    // shell's `${x:-default}`) covers an empty value too.
+    match (text_of(attributes, key), default) {
+        (Some(text), Some(default)) if text.is_empty() => Ok(default.to_string()),
         (Some(text), _) => Ok(text),
         (None, Some(default)) => Ok(default.to_string()),
         (None, None) => Err(Missing {
@@ -251,6 +254,33 @@ mod tests {
         assert_eq!(
             topic.to_string(),
             "gds.${signal}.${resource:db.system}.${resource:deployment.environment:-dev}"
+        );
+    }
+
+    #[test]
+    fn an_empty_attribute_is_not_a_missing_one() {
+        let key = Template::parse("${resource:db.system}:${resource:service.instance.id}").unwrap();
+        let resource = [kv("db.system", "postgresql"), kv("service.instance.id", "")];
+        assert_eq!(
+            key.render(Signal::Metrics, &resource, &[]).unwrap(),
+            "postgresql:",
+            "empty renders as empty"
+        );
+        let with_default = Template::parse("${resource:service.instance.id:-none}").unwrap();
+        assert_eq!(
+            with_default
+                .render(Signal::Metrics, &resource, &[])
+                .unwrap(),
+            "none",
+            "a default covers empty, as the shell's :- does"
+        );
+        assert_eq!(
+            key.render(Signal::Metrics, &resource[..1], &[]),
+            Err(Missing {
+                whose: "resource",
+                key: "service.instance.id".into()
+            }),
+            "only an absent attribute is missing"
         );
     }
 
