@@ -147,8 +147,8 @@ impl Template {
 }
 
 impl Template {
-    /// As `render_values`, with `missing` in place of an attribute that is absent and has no
-    /// default (for file paths, where every item must land somewhere).
+    /// As `render_values`, with `missing` in place of an attribute that is absent or empty and
+    /// has no default (for file paths, where every item must land somewhere, in a named file).
     pub fn render_lenient(
         &self,
         signal: Signal,
@@ -162,9 +162,10 @@ impl Template {
                 Part::Literal(text) => out.push_str(text),
                 Part::Signal => out.push_str(signal.as_str()),
                 Part::Resource { key, default } => {
+                    // A file name needs a value: empty is written as missing would be.
                     match lookup(resource, key, default.as_deref(), "resource") {
-                        Ok(value) => out.push_str(&clean(&value)),
-                        Err(_) => out.push_str(missing),
+                        Ok(value) if !value.is_empty() => out.push_str(&clean(&value)),
+                        _ => out.push_str(missing),
                     }
                 }
                 Part::Attribute { .. } => out.push_str(missing),
