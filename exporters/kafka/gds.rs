@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use serde_json::{json, Map, Value};
 
-use crate::pipeline::attributes::{as_text, first_resource_attributes, text_of};
+use crate::pipeline::attributes::{as_text, first_resource_attributes, json_of, text_of};
 use crate::pipeline::batch::Payload;
 use crate::pipeline::dead_letter::rfc3339_from_nanos;
 
@@ -69,8 +69,9 @@ pub fn message(
                 .first()?
                 .log_records
                 .first()?;
-            let mut context = strings(resource);
-            context.extend(strings(&log.attributes));
+            // Each value keeps its JSON type (the standard message's `context`).
+            let mut context = typed(resource);
+            context.extend(typed(&log.attributes));
             let hex = |id: &[u8]| {
                 (!id.is_empty()).then(|| id.iter().map(|b| format!("{b:02x}")).collect::<String>())
             };
@@ -79,16 +80,20 @@ pub fn message(
             } else {
                 log.observed_time_unix_nano
             };
-            let message = json!({
+            let mut message = json!({
                 "timestamp": rfc3339_from_nanos(time),
                 "level": level(log),
                 "message": log.body.as_ref().and_then(as_text).unwrap_or_default(),
                 "service": text_of(resource, "service.name"),
-                "trace_id": hex(&log.trace_id),
-                "span_id": hex(&log.span_id),
                 "context": context,
                 "metadata": { "version": VERSION, "correlation_id": correlation_id },
             });
+            // A log outside any span has no ids: the fields are left out, never null.
+            for (field, id) in [("trace_id", &log.trace_id), ("span_id", &log.span_id)] {
+                if let Some(id) = hex(id) {
+                    message[field] = Value::String(id);
+                }
+            }
             Some((message, LOG_SCHEMA))
         }
         _ => None,
@@ -138,6 +143,13 @@ fn number_point(
     (p.time_unix_nano, value, &p.attributes)
 }
 
+fn typed(attributes: &[KeyValue]) -> Map<String, Value> {
+    attributes
+        .iter()
+        .filter_map(|kv| Some((kv.key.clone(), json_of(kv.value.as_ref()?)?)))
+        .collect()
+}
+
 pub(crate) fn strings(attributes: &[KeyValue]) -> Map<String, Value> {
     attributes
         .iter()
@@ -164,4 +176,85 @@ fn level(log: &LogRecord) -> String {
         _ => "UNSPECIFIED",
     }
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    use super::*;
+    use crate::pipeline::attributes::key_value;
+
+    fn log(record: LogRecord) -> Value {
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: vec![key_value("service.name", "collector")],
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![record],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let names = GdsNames {
+            database_type: "db.system",
+            instance_id: "service.instance.id",
+        };
+        message(&Payload::Logs(request), &names, "id")
+            .expect("a log message")
+            .0
+    }
+
+    fn attribute(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_log_message_is_the_standard_one() {
+        let message = log(LogRecord {
+            time_unix_nano: 1,
+            severity_number: 17,
+            attributes: vec![
+                attribute("retry", any_value::Value::IntValue(3)),
+                attribute("ratio", any_value::Value::DoubleValue(0.5)),
+                attribute("fatal", any_value::Value::BoolValue(false)),
+                attribute(
+                    "hosts",
+                    any_value::Value::ArrayValue(ArrayValue {
+                        values: vec![AnyValue {
+                            value: Some(any_value::Value::StringValue("a".into())),
+                        }],
+                    }),
+                ),
+            ],
+            ..Default::default()
+        });
+        // Without a span: no ids at all, never null.
+        assert!(message.get("trace_id").is_none() && message.get("span_id").is_none());
+        assert_eq!(message["level"], "ERROR", "from the severity number's name");
+        assert_eq!(
+            message["context"],
+            serde_json::json!({"service.name": "collector", "retry": 3, "ratio": 0.5, "fatal": false, "hosts": ["a"]}),
+            "context values keep their JSON types"
+        );
+        let with_span = log(LogRecord {
+            trace_id: vec![0x4b; 16],
+            span_id: vec![0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
+            severity_text: "warn".into(),
+            ..Default::default()
+        });
+        assert_eq!(with_span["trace_id"], "4b".repeat(16));
+        assert_eq!(with_span["span_id"], "00f067aa0ba902b7");
+        assert_eq!(with_span["level"], "WARN");
+    }
 }

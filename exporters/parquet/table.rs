@@ -292,9 +292,12 @@ impl Builder {
                 Some(map) => {
                     for (key, value) in map {
                         b.keys().append_value(key);
-                        match value.as_str() {
-                            Some(text) => b.values().append_value(text),
-                            None => b.values().append_null(),
+                        // A map of strings: other JSON values (a log's typed context) as
+                        // their JSON text.
+                        match value {
+                            Value::String(text) => b.values().append_value(text),
+                            Value::Null => b.values().append_null(),
+                            other => b.values().append_value(other.to_string()),
                         }
                     }
                     b.append(true)?;

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::RecordEncoding;
 use crate::pipeline::admission::Received;
+use crate::pipeline::attributes::any_value_of;
 use crate::pipeline::batch::{Payload, Signal};
 use crate::pipeline::codec::{decode_received, wellformed, Encoding};
 use crate::pipeline::dead_letter::{nanos_from_rfc3339, text_or_base64};
@@ -229,9 +230,10 @@ fn strings(map: &Value) -> Vec<KeyValue> {
         .map(|object| {
             object
                 .iter()
-                .map(|(key, value)| match value {
-                    Value::String(text) => string(key, text),
-                    other => string(key, &other.to_string()),
+                .map(|(key, value)| KeyValue {
+                    key: key.clone(),
+                    value: Some(any_value_of(value)),
+                    ..Default::default()
                 })
                 .collect()
         })

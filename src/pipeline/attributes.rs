@@ -27,6 +27,63 @@ pub fn as_text(value: &AnyValue) -> Option<String> {
     }
 }
 
+/// An attribute value as JSON of its own type: strings, booleans, integers and doubles as
+/// themselves (a double that JSON cannot hold, NaN or an infinity, as its text), bytes as hex,
+/// arrays and key-value lists as arrays and objects. An empty value is `None`.
+pub fn json_of(value: &AnyValue) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    Some(match value.value.as_ref()? {
+        any_value::Value::StringValue(s) => Value::String(s.clone()),
+        any_value::Value::BoolValue(b) => Value::Bool(*b),
+        any_value::Value::IntValue(i) => Value::from(*i),
+        any_value::Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
+            .map_or_else(|| Value::String(d.to_string()), Value::Number),
+        any_value::Value::BytesValue(b) => {
+            Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
+        }
+        any_value::Value::ArrayValue(array) => {
+            Value::Array(array.values.iter().filter_map(json_of).collect())
+        }
+        any_value::Value::KvlistValue(list) => Value::Object(
+            list.values
+                .iter()
+                .filter_map(|kv| Some((kv.key.clone(), json_of(kv.value.as_ref()?)?)))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+/// JSON back to an attribute value of the same type (`json_of` the other way; a `null` is an
+/// empty value).
+pub fn any_value_of(json: &serde_json::Value) -> AnyValue {
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValueList};
+    use serde_json::Value;
+    let value = match json {
+        Value::Null => None,
+        Value::Bool(b) => Some(any_value::Value::BoolValue(*b)),
+        Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => any_value::Value::IntValue(i),
+            None => any_value::Value::DoubleValue(n.as_f64().unwrap_or_default()),
+        }),
+        Value::String(s) => Some(any_value::Value::StringValue(s.clone())),
+        Value::Array(items) => Some(any_value::Value::ArrayValue(ArrayValue {
+            values: items.iter().map(any_value_of).collect(),
+        })),
+        Value::Object(map) => Some(any_value::Value::KvlistValue(KeyValueList {
+            values: map
+                .iter()
+                .map(|(key, value)| KeyValue {
+                    key: key.clone(),
+                    value: Some(any_value_of(value)),
+                    ..Default::default()
+                })
+                .collect(),
+        })),
+    };
+    AnyValue { value }
+}
+
 pub fn text_of(attributes: &[KeyValue], key: &str) -> Option<String> {
     find(attributes, key).and_then(as_text)
 }
