@@ -539,3 +539,46 @@ fn records_seen_within_the_dedupe_window_are_dropped_and_counted_and_lag_is_repo
     );
     agent.assert_accounted(Duration::from_secs(10));
 }
+
+/// `start_at` acts as Kafka's `auto.offset.reset`: where the group has committed offsets, a
+/// restarted agent reads on from them, whatever `start_at` says. Two restarts: with `earliest`
+/// nothing is read twice; with `latest` what was produced while the agent was down is not skipped.
+#[test]
+fn start_at_applies_only_where_the_group_has_no_committed_offset() {
+    require_kafka();
+    let topic = unique_topic("consume-start-at");
+    let group = format!("start-at-{}", std::process::id());
+    let first = names("first", 20);
+    produce(&topic, &first);
+
+    let out = tmp("start-at.jsonl");
+    let run = |start_at: &str, expected: usize| {
+        let mut agent = Agent::start(
+            "start-at",
+            &config(&topic, &group, &out, &format!("start_at: {start_at}")),
+        );
+        wait_for(&[&out], expected, Duration::from_secs(60));
+        // A clean stop commits what was delivered.
+        agent.terminate(Duration::from_secs(20));
+    };
+    run("earliest", first.len());
+    let second = names("second", 10);
+    produce(&topic, &second);
+    run("earliest", first.len() + second.len());
+    let third = names("third", 10);
+    produce(&topic, &third);
+    run("latest", first.len() + second.len() + third.len());
+
+    let seen = spans_in(&out);
+    let expected: HashSet<String> = first.into_iter().chain(second).chain(third).collect();
+    assert_eq!(
+        seen.keys().cloned().collect::<HashSet<_>>(),
+        expected,
+        "every record, none skipped by latest"
+    );
+    let repeated: Vec<_> = seen.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "read twice after a restart: {repeated:?}"
+    );
+}

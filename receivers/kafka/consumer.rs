@@ -1,7 +1,7 @@
 //! The consuming task: reads, decodes, hands each record to the pipelines with a receipt, and
 //! commits what the receipts say is done. Rebalances commit finished work before partitions go.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,9 +59,6 @@ struct Shared {
     /// Records a pipeline lost: their partitions are read again from there.
     replay: Mutex<Vec<(String, i32, i64)>>,
     start_at: StartAt,
-    /// `start_at` applies to the first assignment only: a partition that moves here from
-    /// another member later continues from the group's committed offset.
-    start_applied: AtomicBool,
 }
 
 pub struct Context {
@@ -143,26 +140,39 @@ impl ConsumerContext for Context {
 }
 
 impl Context {
-    /// Applies `start_at` to the receiver's first assignment.
+    /// Applies a `start_at` time, as `auto.offset.reset` applies `earliest` and `latest`: only
+    /// to partitions where the group has no committed offset. A restart, a rebalance or a
+    /// reload never moves a partition the group has read back to it.
     fn position(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
-        if self.shared.start_at == StartAt::Committed
-            || self.shared.start_applied.swap(true, Ordering::AcqRel)
-        {
+        if !matches!(self.shared.start_at, StartAt::Timestamp(_)) || partitions.count() == 0 {
             return;
         }
-        let fresh: Vec<(String, i32)> = partitions
+        let committed = match consumer
+            .committed_offsets(partitions.clone(), Duration::from_secs(10))
+        {
+            Ok(committed) => committed,
+            Err(e) => {
+                // Unknown: moving a partition the group has read could re-read or skip it.
+                tracing::error!(receiver = %self.shared.receiver, error = %e, "cannot read the group's committed offsets; start_at is not applied");
+                return;
+            }
+        };
+        let fresh: Vec<(String, i32)> = committed
             .elements()
             .iter()
+            .filter(|e| !matches!(e.offset(), Offset::Offset(_)))
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
+        if fresh.is_empty() {
+            return;
+        }
         let offset = match &self.shared.start_at {
-            StartAt::Committed => return,
-            StartAt::Earliest => Offset::Beginning,
-            StartAt::Latest => Offset::End,
             StartAt::Timestamp(time) => {
                 let millis = nanos_from_rfc3339(time).unwrap_or_default() / 1_000_000;
                 Offset::Offset(millis as i64)
             }
+            // `auto.offset.reset` does these (see `client_config`).
+            StartAt::Committed | StartAt::Earliest | StartAt::Latest => return,
         };
         let mut wanted = TopicPartitionList::new();
         for (topic, partition) in &fresh {
@@ -211,7 +221,6 @@ impl KafkaReceiver {
             offsets: Mutex::new(Offsets::default()),
             replay: Mutex::new(Vec::new()),
             start_at: config.start_at.clone(),
-            start_applied: AtomicBool::new(false),
         });
         let consumer: StreamConsumer<Context> = config
             .client_config()
@@ -625,7 +634,6 @@ mod tests {
             offsets: Mutex::new(Offsets::default()),
             replay: Mutex::new(Vec::new()),
             start_at: StartAt::Committed,
-            start_applied: AtomicBool::new(false),
         }
     }
 

@@ -28,7 +28,9 @@ pub struct KafkaReceiverConfig {
     pub group_id: String,
     #[serde(default)]
     pub encoding: RecordEncoding,
-    /// Where a group without committed offsets, or a backfill, starts reading.
+    /// Where a partition the group has no committed offset for starts reading (as Kafka's
+    /// `auto.offset.reset`): the group's commits always win, so a restart neither re-reads nor
+    /// skips. A replay is a new group with a `timestamp`.
     #[serde(default)]
     pub start_at: StartAt,
     /// Records whose `record.id` header was seen within the window are dropped, and counted.
@@ -52,12 +54,13 @@ pub enum RecordEncoding {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartAt {
-    /// The group's committed offsets (`auto.offset.reset` where there are none).
+    /// The group's committed offsets, and the earliest record where there are none.
     #[default]
     Committed,
     Earliest,
     Latest,
-    /// An RFC 3339 time: each partition starts at its first record from then on.
+    /// An RFC 3339 time: each partition without a committed offset starts at its first record
+    /// from then on.
     Timestamp(String),
 }
 
@@ -175,6 +178,13 @@ impl KafkaReceiverConfig {
         for (key, value) in CONSUMER_DEFAULTS {
             client.set(*key, *value);
         }
+        // Where a partition without a committed offset starts (the group's commits win).
+        match self.start_at {
+            StartAt::Latest => client.set("auto.offset.reset", "latest"),
+            StartAt::Committed | StartAt::Earliest | StartAt::Timestamp(_) => {
+                client.set("auto.offset.reset", "earliest")
+            }
+        };
         for (key, value) in &self.consumer {
             let value = match value {
                 serde_json::Value::String(s) => s.clone(),
