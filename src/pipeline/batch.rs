@@ -1,7 +1,8 @@
 //! The unit that flows through a pipeline: one signal's OTLP request plus its delivery context.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -11,6 +12,7 @@ use prost::Message;
 
 pub use super::dead_letter::{DeadLetter, DeadLetters};
 use super::encoded::EncodedGroups;
+use super::fanout::{Fanout, FanoutError};
 pub use crate::model::Signal;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -361,28 +363,74 @@ pub struct DeliveryContext {
     pub id_seed: Option<u64>,
 }
 
-/// A pipeline's dead-letter exporters, carried by its batches so that a shared exporter knows
-/// each batch's route.
+/// Each pipeline's dead-letter exporters, by pipeline name: the runtime's, which a reload
+/// updates. Batches carry a route into it, not the exporters' inputs, so a batch that lives
+/// long (in a disk queue, in flight to Kafka) holds no exporter's input open, and dead letters
+/// go where the pipeline's dead letters go now.
+#[derive(Clone, Default)]
+pub struct DeadLetterTable(Arc<RwLock<HashMap<String, Fanout>>>);
+
+impl DeadLetterTable {
+    pub fn set(&self, pipeline: &str, exporters: Fanout) {
+        self.write().insert(pipeline.to_string(), exporters);
+    }
+
+    /// Forgets every pipeline `keep` does not name.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        let dropped: Vec<Fanout> = {
+            let mut table = self.write();
+            let gone: Vec<String> = table.keys().filter(|p| !keep(p)).cloned().collect();
+            gone.iter().filter_map(|p| table.remove(p)).collect()
+        };
+        // The exporters' inputs close here, outside the lock.
+        drop(dropped);
+    }
+
+    pub fn route(&self, pipeline: &str) -> DeadLetterRoute {
+        DeadLetterRoute {
+            pipeline: pipeline.into(),
+            table: self.clone(),
+        }
+    }
+
+    fn get(&self, pipeline: &str) -> Option<Fanout> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(pipeline)
+            .cloned()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Fanout>> {
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Where a batch's dead letters go: its pipeline's entry in the runtime's table.
 #[derive(Clone)]
-pub struct DeadLetterRoute(pub Arc<(String, super::fanout::Fanout)>);
+pub struct DeadLetterRoute {
+    pipeline: Arc<str>,
+    table: DeadLetterTable,
+}
 
 impl DeadLetterRoute {
-    pub fn new(pipeline: &str, fanout: super::fanout::Fanout) -> DeadLetterRoute {
-        DeadLetterRoute(Arc::new((pipeline.to_string(), fanout)))
-    }
-
     pub fn pipeline(&self) -> &str {
-        &self.0 .0
+        &self.pipeline
     }
 
-    pub async fn send(&self, letters: Batch) -> Result<(), super::fanout::FanoutError> {
-        self.0 .1.send(letters).await
+    /// To the pipeline's dead-letter exporters as the runtime has them now; `Closed` when the
+    /// pipeline has none any more (the caller writes them to its fallback file).
+    pub async fn send(&self, letters: Batch) -> Result<(), FanoutError> {
+        let exporters = self.table.get(&self.pipeline).ok_or(FanoutError::Closed)?;
+        exporters.send(letters).await
     }
 }
 
 impl PartialEq for DeadLetterRoute {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.pipeline == other.pipeline && Arc::ptr_eq(&self.table.0, &other.table.0)
     }
 }
 

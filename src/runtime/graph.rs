@@ -16,7 +16,7 @@ use super::Config;
 use crate::config::Pipeline;
 use crate::exporters::ExporterConfig;
 use crate::model::{ComponentId, Kind};
-use crate::pipeline::batch::{Batch, DeadLetterRoute};
+use crate::pipeline::batch::{Batch, DeadLetterTable};
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::ledger::Ledger;
 use crate::pipeline::stage_input::SharedInput;
@@ -37,6 +37,8 @@ pub struct Service {
     next_instance: u64,
     /// Every item in and out, across reloads: the graph's own, not the process's.
     ledger: Arc<Ledger>,
+    /// Each pipeline's dead-letter exporters, which batches reach by the pipeline's name.
+    dead_letters: DeadLetterTable,
 }
 
 struct RunningReceiver {
@@ -80,6 +82,7 @@ impl Service {
             exporters: BTreeMap::new(),
             next_instance: 0,
             ledger,
+            dead_letters: DeadLetterTable::default(),
         }
     }
 
@@ -213,6 +216,12 @@ impl Service {
                 health.remove(Kind::Processor, &name);
             }
         }
+        // Pipelines that are gone, or have no dead letters now, hold no exporter's input.
+        self.dead_letters.retain(|name| {
+            new.pipelines
+                .iter()
+                .any(|p| p.name == name && !p.dead_letter.is_empty())
+        });
         // Every retired input closes before any is waited for: one exporter may be another's
         // dead letter, and it ends only once the other has.
         let retired_exporters: Vec<_> = retired_exporters
@@ -250,21 +259,31 @@ impl Service {
             receiver.tasks.stop(receivers_deadline).await;
             receiver.routes.replace(RouteMap::default());
         }
+        let dead_letter_exporters: std::collections::BTreeSet<ComponentId> = self
+            .pipelines
+            .values()
+            .flat_map(|p| p.built_from.dead_letter_exporters().iter().cloned())
+            .collect();
         for pipeline in self.pipelines.into_values() {
             drop(pipeline.entry);
             pipeline.tasks.join(deadline).await;
         }
-        // Every input closes before any is waited for: one exporter may be another's dead
-        // letter, and it ends only once the other has.
-        let exporters: Vec<RunningExporter> = self
+        // Every input closes before any is waited for. Exporters of data drain first: what
+        // they cannot deliver still reaches the dead-letter exporters, which stop last, once
+        // the table no longer holds their inputs.
+        let (letters, data): (Vec<_>, Vec<_>) = self
             .exporters
-            .into_values()
-            .map(|mut exporter| {
+            .into_iter()
+            .map(|(id, mut exporter)| {
                 exporter.input.take();
-                exporter
+                (id, exporter)
             })
-            .collect();
-        for exporter in exporters {
+            .partition(|(id, _)| dead_letter_exporters.contains(id));
+        for (_, exporter) in data {
+            exporter.tasks.join(deadline).await;
+        }
+        self.dead_letters.retain(|_| false);
+        for (_, exporter) in letters {
             exporter.tasks.join(deadline).await;
         }
         tracing::info!("stopped");
@@ -416,8 +435,14 @@ impl Service {
                 ProcessorStage::Batch(_) => None,
             })
             .collect();
-        let dead_letter_route = (!pipeline.dead_letter.is_empty())
-            .then(|| DeadLetterRoute::new(&pipeline.name, dead_letter.clone()));
+        // Batches carry a route by name; the table holds the exporters (see `DeadLetterTable`).
+        let dead_letter_route = if pipeline.dead_letter.is_empty() {
+            self.dead_letters.retain(|name| name != pipeline.name);
+            None
+        } else {
+            self.dead_letters.set(&pipeline.name, dead_letter.clone());
+            Some(self.dead_letters.route(&pipeline.name))
+        };
         let entry = Arc::new(PipelineEntry {
             pipeline: pipeline.name.clone(),
             inline,

@@ -147,3 +147,69 @@ async fn a_reload_of_the_exporter_under_load_keeps_the_ledger_whole() {
     );
     assert_adds_up(now);
 }
+
+/// A metrics pipeline whose invalid points go to `debug/dlq` (with `dlq` as its config).
+fn with_dead_letters(dlq: &str) -> Config {
+    let text = format!(
+        r#"
+receivers:
+  otlp: {{ protocols: {{ http: {{ endpoint: "127.0.0.1:0" }} }} }}
+processors:
+  validate: {{ rules: gds.metric.v1 }}
+exporters:
+  debug/sink: {{ verbosity: none }}
+  debug/dlq: {dlq}
+service:
+  pipelines:
+    metrics: {{ receivers: [otlp], processors: [validate], exporters: [debug/sink], dead_letter: [debug/dlq] }}
+  telemetry: {{ metrics: {{ address: "127.0.0.1:0" }} }}
+"#
+    );
+    Config::parse(&text, |_| None).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// Admits `requests` requests of one valid point and one NaN point (which `gds.metric.v1`
+/// refuses to the dead letter).
+async fn send_metrics(service: &Service, requests: usize) {
+    use crate::processors::test_data::{database, gauge, metrics, point};
+    let admission = Admission::new("otlp".into(), "memory", service.routes_of("otlp"));
+    for _ in 0..requests {
+        let payload = metrics(vec![(
+            database(),
+            vec![gauge("cpu", vec![point(1.0, &[]), point(f64::NAN, &[])])],
+        )])
+        .into_payload();
+        for _ in 0..500 {
+            if admission.admit(payload.clone()).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reload_of_the_dead_letter_exporter_does_not_wait_for_the_deadline() {
+    let ledger = Ledger::new();
+    let health = Health::default();
+    let one = with_dead_letters("{ verbosity: none }");
+    let mut service = Service::start(&one, &health, ledger.clone()).await.unwrap();
+    send_metrics(&service, 20).await;
+    // The dead-letter exporter changes; the sink and its pipeline's batches stay. Nothing holds
+    // the old dead-letter exporter's input once the pipeline is rebuilt, so it ends well before
+    // a deadline this long.
+    let two = with_dead_letters("{ verbosity: basic }");
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        service.reload(&two, &health, Duration::from_secs(600)),
+    )
+    .await
+    .expect("the reload ended before the deadline was near")
+    .unwrap();
+    send_metrics(&service, 20).await;
+    service.shutdown(Duration::from_secs(5)).await;
+    let now = ledger.snapshot();
+    assert_eq!(now.exited(Exit::Delivered), 40);
+    assert_eq!(now.exited(Exit::DeadLettered), 40);
+    assert_adds_up(now);
+}

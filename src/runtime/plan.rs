@@ -36,6 +36,10 @@ pub struct PipelineShape {
 }
 
 impl PipelineShape {
+    pub fn dead_letter_exporters(&self) -> &[ComponentId] {
+        &self.definition.dead_letter
+    }
+
     pub fn of(
         config: &Config,
         pipeline: &Pipeline,
@@ -136,25 +140,6 @@ impl ReloadPlan {
             .filter(|name| !plan.pipelines_kept.contains(*name))
             .cloned()
             .collect();
-        // A disk queue keeps each pipeline's dead-letter route for the records it holds: one
-        // that stays while a pipeline feeding it is rebuilt or removed would hold on to the old
-        // route (and the dead-letter exporter behind it).
-        if plan.full_restart.is_none() {
-            let holds_routes = plan.exporters_kept.iter().find(|id| {
-                current.exporters[*id].config.sending_queue().is_disk()
-                    && plan.pipelines_retired.iter().any(|name| {
-                        current.pipelines[name]
-                            .exporter_instances
-                            .iter()
-                            .any(|(exporter, _)| exporter == *id)
-                    })
-            });
-            if let Some(id) = holds_routes {
-                plan.full_restart = Some(format!(
-                    "exporter {id} keeps a disk queue, and a pipeline that feeds it changes"
-                ));
-            }
-        }
 
         for (id, receiver) in &current.receivers {
             match new.receivers.get(id) {
