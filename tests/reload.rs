@@ -31,6 +31,17 @@ service:
     .replace("TOPIC", topic)
 }
 
+/// Waits (at most 60 s) until the agent has accepted `items` spans.
+fn wait_until_accepted(agent: &Agent, items: usize) {
+    let series = r#"tributary_receiver_accepted_items_total{receiver="otlp",signal="traces",transport="http"}"#;
+    let started = std::time::Instant::now();
+    while agent.metric(series).unwrap_or(0.0) < items as f64
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn send(agent: &Agent, name: &str, count: usize) -> Vec<Vec<u8>> {
     let record = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.sent"));
     let endpoint = agent.otlp_http_endpoint();
@@ -60,7 +71,8 @@ fn a_reload_under_load_changes_the_topic_and_loses_nothing() {
 
     let sent = std::thread::scope(|scope| {
         let client = scope.spawn(|| send(&agent, "reload-load", 6000));
-        std::thread::sleep(Duration::from_millis(700));
+        // Reload once the SDK is sending (its start-up time varies with the machine's load).
+        wait_until_accepted(&agent, 200);
         agent.reload(&config(&after));
         client.join().unwrap()
     });
@@ -190,7 +202,7 @@ fn a_reload_of_only_an_exporter_refuses_no_connection_and_loses_nothing() {
     let stop = std::sync::atomic::AtomicBool::new(false);
     let sent = std::thread::scope(|scope| {
         let client = scope.spawn(|| send_continuously(&agent, &stop, 5000));
-        std::thread::sleep(Duration::from_millis(800));
+        wait_until_accepted(&agent, 100);
         agent.reload(&config(&after));
         std::thread::sleep(Duration::from_millis(2500));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
