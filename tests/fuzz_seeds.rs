@@ -305,6 +305,8 @@ fn segment_records() -> Vec<(String, Vec<u8>)> {
             .expect("under the limit")
             .expect("a disk queue holds it");
         file.extend_from_slice(&record);
+        // The body alone: the target also reads each input framed as one record.
+        out.push((format!("{name}-body"), record[8..].to_vec()));
         out.push((format!("{name}-record"), record));
     }
     out.push(("three-records".into(), file));
@@ -462,7 +464,13 @@ fn every_committed_seed_is_accepted_by_its_target() {
             path.display()
         );
     }
-    for (path, bytes) in committed("segment_recovery") {
+    for (path, mut bytes) in committed("segment_recovery") {
+        if path.to_string_lossy().ends_with("-body") {
+            let mut framed = (bytes.len() as u32).to_le_bytes().to_vec();
+            framed.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+            framed.extend_from_slice(&bytes);
+            bytes = framed;
+        }
         let file =
             std::env::temp_dir().join(format!("tributary-fuzz-seed-{}.seg", std::process::id()));
         std::fs::write(&file, &bytes).expect("written");
