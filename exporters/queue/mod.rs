@@ -4,7 +4,9 @@
 
 mod disk;
 mod lock;
-mod segment;
+// Public only for the fuzz targets in `fuzz/` (the reader of files left by an earlier run).
+#[doc(hidden)]
+pub mod segment;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,7 +3,9 @@
 //! dead-lettered, so a crash replays instead of skipping.
 
 mod consumer;
-mod decode;
+// Public only for the fuzz targets in `fuzz/` (records are outside input).
+#[doc(hidden)]
+pub mod decode;
 mod dedupe;
 mod factory;
 mod offsets;
