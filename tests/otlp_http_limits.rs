@@ -9,7 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{http_request, numbered_spans, Agent, HttpResponse};
+use common::{http_request, numbered_spans, self_signed_certificate, Agent, HttpResponse};
 
 /// Far above every timeout configured here: only a server that never closes misses it.
 const BOUND: Duration = Duration::from_secs(20);
@@ -340,28 +340,7 @@ async fn join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
 #[test]
 fn tls_handshakes_that_never_finish_are_cut_off_and_do_not_hold_up_others() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("limits-tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl makes the test certificate");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = self_signed_certificate(&dir);
     let limits = format!(
         ", read_header_timeout: 1s, max_connections: 20, tls: {{ cert_file: \"{}\", key_file: \"{}\" }}",
         cert.display(),

@@ -3,9 +3,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{http_request, items, recorded_requests, run_client, run_client_unchecked, Agent};
+use common::{
+    http_request, items, recorded_requests, run_client, run_client_unchecked,
+    self_signed_certificate, Agent,
+};
 use tributary::pipeline::batch::{Payload, Signal};
 
 fn tmp(name: &str) -> PathBuf {
@@ -153,36 +155,6 @@ fn bearer_tokens_let_in_only_clients_that_hold_one() {
             .metric("tributary_receiver_refused_requests_total{receiver=\"otlp\",signal=\"traces\",transport=\"http\",reason=\"unauthenticated\"}")
             .is_some_and(|n| n >= 2.0)
     );
-}
-
-fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    std::fs::create_dir_all(dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl makes the test certificate");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    (cert, key)
 }
 
 #[test]

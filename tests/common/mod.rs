@@ -715,3 +715,34 @@ pub fn reference_parse(requests: &[(Signal, String)], name: &str) -> Vec<Result<
     assert_eq!(verdicts.len(), requests.len(), "one verdict a request");
     verdicts
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1 and its key, made by openssl in `dir`.
+pub fn self_signed_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes the test certificate");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    (cert, key)
+}
