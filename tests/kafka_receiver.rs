@@ -127,6 +127,27 @@ service:
 }
 
 /// Span names in a file exporter's output, with how often each appears.
+/// As `config`, with the pipeline's dead letters written to the file `dlq`.
+fn config_with_dead_letters(
+    topic: &str,
+    group: &str,
+    out: &std::path::Path,
+    dlq: &std::path::Path,
+) -> String {
+    config(topic, group, out, "")
+        .replace(
+            "exporters:\n",
+            &format!(
+                "exporters:\n  file/dlq: {{ path: \"{}\", flush_interval: 50ms }}\n",
+                dlq.display()
+            ),
+        )
+        .replace(
+            "exporters: [file] }",
+            "exporters: [file], dead_letter: [file/dlq] }",
+        )
+}
+
 fn spans_in(path: &std::path::Path) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
@@ -217,17 +238,7 @@ fn a_poison_record_goes_to_the_dlq_with_its_coordinates_and_consumption_continue
     require_kafka();
     let topic = unique_topic("consume-poison");
     let (out, dlq) = (tmp("poison.jsonl"), tmp("poison-dlq.jsonl"));
-    let config = config(&topic, "poison", &out, "").replace(
-        "exporters:\n",
-        &format!(
-            "exporters:\n  file/dlq: {{ path: \"{}\", flush_interval: 50ms }}\n",
-            dlq.display()
-        ),
-    );
-    let config = config.replace(
-        "exporters: [file] }",
-        "exporters: [file], dead_letter: [file/dlq] }",
-    );
+    let config = config_with_dead_letters(&topic, "poison", &out, &dlq);
     let agent = Agent::start("poison", &config);
     produce(
         &topic,
@@ -363,17 +374,7 @@ fn a_record_with_a_header_key_that_is_not_utf8_is_dead_lettered_and_consumption_
     require_kafka();
     let topic = unique_topic("consume-binary-header");
     let (out, dlq) = (tmp("binary-header.jsonl"), tmp("binary-header-dlq.jsonl"));
-    let config = config(&topic, "binary-header", &out, "").replace(
-        "exporters:\n",
-        &format!(
-            "exporters:\n  file/dlq: {{ path: \"{}\", flush_interval: 50ms }}\n",
-            dlq.display()
-        ),
-    );
-    let config = config.replace(
-        "exporters: [file] }",
-        "exporters: [file], dead_letter: [file/dlq] }",
-    );
+    let config = config_with_dead_letters(&topic, "binary-header", &out, &dlq);
     let bad_key = b"trace\xff\xfe-state";
     produce_with_a_binary_header_key(&topic, bad_key);
     // Behind it in its partition: a receiver stuck on it would never get to them.
