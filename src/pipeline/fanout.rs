@@ -1,8 +1,8 @@
 //! Hands a batch to every consumer of a stage: moved to the last one, cloned only for the others.
 
-use tokio::sync::mpsc;
-
 use std::sync::Arc;
+
+use tokio::sync::mpsc;
 
 use super::batch::Batch;
 use super::ledger::Ledger;
@@ -15,37 +15,33 @@ pub enum FanoutError {
     Closed,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Fanout {
     consumers: Vec<mpsc::Sender<Batch>>,
-    /// Where the extra copies are counted in: the running agent's ledger (the shared default
-    /// for fan-outs built without a runtime).
-    ledger: Option<Arc<Ledger>>,
+    /// Where the extra copies are counted in: the running agent's ledger.
+    ledger: Arc<Ledger>,
+}
+
+impl Default for Fanout {
+    fn default() -> Fanout {
+        Fanout::new(Vec::new())
+    }
 }
 
 impl Fanout {
+    /// Counting into the shared default ledger: for fan-outs built without a runtime.
     pub fn new(consumers: Vec<mpsc::Sender<Batch>>) -> Fanout {
-        Fanout {
-            consumers,
-            ledger: None,
-        }
+        Fanout::with_ledger(consumers, Ledger::shared_default())
     }
 
     pub fn with_ledger(consumers: Vec<mpsc::Sender<Batch>>, ledger: Arc<Ledger>) -> Fanout {
-        Fanout {
-            consumers,
-            ledger: Some(ledger),
-        }
+        Fanout { consumers, ledger }
     }
 
     /// Each extra copy is an item of its own in the ledger (dead letters were counted already).
     fn count_copies(&self, batch: &Batch, extra: usize) {
         if extra > 0 && !batch.is_dead_letters() {
-            let items = batch.items() * extra;
-            match &self.ledger {
-                Some(ledger) => ledger.received(items),
-                None => Ledger::shared_default().received(items),
-            }
+            self.ledger.received(batch.items() * extra);
         }
     }
 
